@@ -1,0 +1,163 @@
+/**
+ * The audit trail in its three bounded forms: the `changes` annotation on the pod, the audit
+ * annotations that land in the API server's audit log, and the admission warnings kubectl prints.
+ */
+import type { Change, Skip } from '../controls/types.js';
+import type { Violation } from './pss.js';
+
+/** Annotations count against the object's 256 KiB annotation budget; a few KiB is plenty for a record. */
+export const MAX_CHANGES_ANNOTATION_BYTES = 8192;
+/** The API server truncates longer warnings. */
+export const MAX_WARNING_LENGTH = 255;
+export const MAX_WARNINGS = 40;
+const MAX_AUDIT_VALUE_LENGTH = 1024;
+
+export interface ChangeEntry {
+  control: string;
+  target: string;
+  path: string;
+  value: unknown;
+}
+
+interface TruncationMarker {
+  truncated: number;
+}
+
+function isChangeEntry(value: unknown): value is ChangeEntry {
+  if (value === null || typeof value !== 'object') return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    typeof entry.control === 'string' && typeof entry.target === 'string' && typeof entry.path === 'string'
+  );
+}
+
+function isTruncationMarker(value: unknown): value is TruncationMarker {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as TruncationMarker).truncated === 'number'
+  );
+}
+
+/**
+ * Appends this pass's changes to the record of earlier passes (reinvocation hardens containers another
+ * webhook added after us). Past the size bound the newest entries are replaced by a count, so the record
+ * stays exact about how many changes it does not show. An unreadable earlier value is replaced.
+ */
+export function mergeChangesAnnotation(existing: string | undefined, changes: readonly Change[]): string {
+  const entries: ChangeEntry[] = [];
+  let truncated = 0;
+  if (existing !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(existing);
+      if (Array.isArray(parsed)) {
+        for (const item of parsed) {
+          if (isChangeEntry(item)) entries.push(item);
+          else if (isTruncationMarker(item)) truncated += item.truncated;
+        }
+      }
+    } catch {
+      // Not ours to keep: the annotation key is ours, and an unparseable value cannot be audited anyway.
+    }
+  }
+  for (const { control, target, path, value } of changes) entries.push({ control, target, path, value });
+  return boundedJsonArray(entries, truncated);
+}
+
+function boundedJsonArray(entries: readonly ChangeEntry[], alreadyTruncated: number): string {
+  const serialised = entries.map((e) => JSON.stringify(e));
+  const render = (count: number): string => {
+    const shown = serialised.slice(0, count);
+    const dropped = entries.length - count + alreadyTruncated;
+    if (dropped > 0) shown.push(JSON.stringify({ truncated: dropped }));
+    return `[${shown.join(',')}]`;
+  };
+  let count = entries.length;
+  let text = render(count);
+  while (Buffer.byteLength(text) > MAX_CHANGES_ANNOTATION_BYTES && count > 0) {
+    count--;
+    text = render(count);
+  }
+  return text;
+}
+
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+const WARNING_PREFIX = 'pod-hardener: ';
+
+export function warning(text: string): string {
+  return truncate(WARNING_PREFIX + text.replace(/[^\x20-\x7e]/g, '?'), MAX_WARNING_LENGTH);
+}
+
+/** One warning per violation the webhook left in place. */
+export function violationWarnings(violations: readonly Violation[]): string[] {
+  return violations.map((v) =>
+    warning(
+      `${v.target === 'pod' ? 'pod' : `container ${JSON.stringify(v.target)}`}: ${v.detail} left in place (fails Pod Security "restricted", check ${v.check})`,
+    ),
+  );
+}
+
+/** Warn mode: one warning per control and target, listing every field that would be set. */
+export function wouldChangeWarnings(changes: readonly Change[]): string[] {
+  const groups = new Map<string, { control: string; target: string; fields: string[] }>();
+  for (const change of changes) {
+    const key = `${change.control}\u0000${change.target}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { control: change.control, target: change.target, fields: [] }));
+    group.fields.push(`${change.path}=${JSON.stringify(change.value)}`);
+  }
+  return [...groups.values()].map((g) =>
+    warning(
+      `warn mode: ${g.control} would set on ${g.target === 'pod' ? 'pod' : `container ${JSON.stringify(g.target)}`}: ${g.fields.join(', ')}`,
+    ),
+  );
+}
+
+/** Caps the list so a 100-container pod cannot flood the response; says how many were left out. */
+export function boundWarnings(warnings: readonly string[]): string[] {
+  const unique = [...new Set(warnings)];
+  if (unique.length <= MAX_WARNINGS) return unique;
+  const shown = unique.slice(0, MAX_WARNINGS - 1);
+  shown.push(warning(`${unique.length - shown.length} more warnings not shown; see the webhook log`));
+  return shown;
+}
+
+export interface AuditSummary {
+  readonly mode: string;
+  readonly changes: readonly Change[];
+  readonly skipped: readonly Skip[];
+  readonly violations: readonly Violation[];
+  readonly optOuts: readonly string[];
+  readonly patched: boolean;
+}
+
+/**
+ * Audit annotations. The API server prefixes each key with the webhook's name and writes them to the
+ * audit log of the request, so they are short, flat strings.
+ */
+export function auditAnnotations(summary: AuditSummary): Record<string, string> {
+  const counts = new Map<string, number>();
+  for (const change of summary.changes) counts.set(change.control, (counts.get(change.control) ?? 0) + 1);
+  const result: Record<string, string> = {
+    mode: summary.mode,
+    patched: String(summary.patched),
+    changes: String(summary.changes.length),
+  };
+  if (counts.size > 0) {
+    result['controls'] = truncate(
+      [...counts].map(([control, n]) => `${control}=${n}`).join(','),
+      MAX_AUDIT_VALUE_LENGTH,
+    );
+  }
+  if (summary.violations.length > 0) {
+    result['residual-violations'] = truncate(
+      [...new Set(summary.violations.map((v) => `${v.check}:${v.target}`))].join(','),
+      MAX_AUDIT_VALUE_LENGTH,
+    );
+  }
+  if (summary.optOuts.length > 0) {
+    result['opt-outs'] = truncate(summary.optOuts.join(','), MAX_AUDIT_VALUE_LENGTH);
+  }
+  return result;
+}

@@ -1,0 +1,49 @@
+import type { ControlId } from '../controls/ids.js';
+
+export const MODES = ['enforce', 'warn', 'audit'] as const;
+/**
+ * enforce: patch the pod. warn: no patch, admission warnings list what would change.
+ * audit: no patch, only logs, metrics and audit annotations.
+ */
+export type Mode = (typeof MODES)[number];
+
+export function isMode(value: string): value is Mode {
+  return (MODES as readonly string[]).includes(value);
+}
+
+/** A default quantity, or null when the operator disabled that default. */
+export type DefaultQuantity = string | null;
+
+export interface ResourceDefaults {
+  readonly requests: { readonly cpu: DefaultQuantity; readonly memory: DefaultQuantity };
+  readonly limits: { readonly cpu: DefaultQuantity; readonly memory: DefaultQuantity };
+}
+
+/** The part of the configuration the hardening engine reads. Validated before it gets here. */
+export interface EngineSettings {
+  /** Prefix of every annotation and label key, without the trailing slash (default `pod-hardener.io`). */
+  readonly annotationPrefix: string;
+  /** Mode used when namespace lookups are off, or fail. */
+  readonly defaultMode: Mode;
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+  readonly fsGroup: number;
+  /** sizeLimit of every emptyDir the read-only-root-filesystem control adds. */
+  readonly writableVolumeSizeLimit: string;
+  readonly disabledControls: readonly ControlId[];
+  readonly resources: ResourceDefaults;
+}
+
+export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
+  annotationPrefix: 'pod-hardener.io',
+  defaultMode: 'enforce',
+  runAsUser: 65532,
+  runAsGroup: 65532,
+  fsGroup: 65532,
+  writableVolumeSizeLimit: '256Mi',
+  disabledControls: [],
+  resources: {
+    requests: { cpu: '100m', memory: '128Mi' },
+    limits: { cpu: '500m', memory: '512Mi' },
+  },
+};

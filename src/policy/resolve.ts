@@ -1,0 +1,201 @@
+import path from 'node:path';
+import { isControlId, type ControlId } from '../controls/ids.js';
+import type { NamespaceLookup } from '../core/namespaces.js';
+import { isMode, type EngineSettings, type Mode, type ResourceDefaults } from '../core/settings.js';
+import type { Pod } from '../k8s/pod.js';
+import { CONTAINER_LISTS } from '../k8s/pod.js';
+import { keysFor, type Keys } from './keys.js';
+
+/** Everything the controls need to know, resolved once per review from config, namespace and pod. */
+export interface ResolvedPolicy {
+  readonly keys: Keys;
+  readonly mode: Mode;
+  /** Controls off for the whole pod (configuration or pod opt-out). */
+  readonly disabledControls: ReadonlySet<ControlId>;
+  /** Controls off for one container, by container name. */
+  readonly disabledForContainer: ReadonlyMap<string, ReadonlySet<ControlId>>;
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+  readonly fsGroup: number;
+  /** `/tmp` first, then the pod's writable-paths, normalised and without duplicates. */
+  readonly writablePaths: readonly string[];
+  readonly writableVolumeSizeLimit: string;
+  readonly resources: ResourceDefaults;
+  /** Opt-outs that were honoured, in annotation order, as written (`control` or `container/control`). */
+  readonly optOuts: readonly string[];
+  /** Problems with annotations: reported to the user, never a failure. */
+  readonly warnings: readonly string[];
+}
+
+export function isControlEnabled(policy: ResolvedPolicy, control: ControlId, container?: string): boolean {
+  if (policy.disabledControls.has(control)) return false;
+  if (container === undefined) return true;
+  return !(policy.disabledForContainer.get(container)?.has(control) ?? false);
+}
+
+export type NamespaceDecision =
+  | { readonly optedIn: false }
+  | {
+      readonly optedIn: true;
+      readonly mode: Mode;
+      readonly allowOptOut: boolean;
+      readonly warnings: string[];
+    };
+
+/**
+ * The server re-checks the opt-in label itself so that a webhook configuration with a wrong
+ * namespaceSelector cannot harden namespaces that never asked for it.
+ */
+export function decideNamespace(
+  lookup: NamespaceLookup,
+  namespaceName: string,
+  settings: EngineSettings,
+): NamespaceDecision {
+  const keys = keysFor(settings.annotationPrefix);
+  switch (lookup.kind) {
+    case 'off':
+    case 'failed':
+      return { optedIn: true, mode: settings.defaultMode, allowOptOut: true, warnings: [] };
+    case 'not-found':
+      return { optedIn: false };
+    case 'found':
+      break;
+  }
+  const { labels, annotations } = lookup.namespace;
+  if (labels[keys.enabled] !== 'true') return { optedIn: false };
+  const warnings: string[] = [];
+  let mode = settings.defaultMode;
+  const modeValue = annotations[keys.mode];
+  if (modeValue !== undefined) {
+    if (isMode(modeValue)) mode = modeValue;
+    else
+      warnings.push(
+        `namespace ${namespaceName}: ${keys.mode}=${quoteShort(modeValue)} is not enforce, warn or audit; using ${mode}`,
+      );
+  }
+  const allowValue = annotations[keys.allowOptOut];
+  if (allowValue !== undefined && allowValue !== 'true' && allowValue !== 'false') {
+    // Fail closed: a typo must not silently let pods relax hardening.
+    warnings.push(
+      `namespace ${namespaceName}: ${keys.allowOptOut}=${quoteShort(allowValue)} is not "true" or "false"; opt-outs are not allowed`,
+    );
+  }
+  return { optedIn: true, mode, allowOptOut: allowValue === undefined || allowValue === 'true', warnings };
+}
+
+export type PolicyResolution =
+  | { readonly skipPod: true; readonly optOuts: readonly string[] }
+  | { readonly skipPod: false; readonly policy: ResolvedPolicy };
+
+export function resolvePolicy(
+  settings: EngineSettings,
+  namespace: { readonly mode: Mode; readonly allowOptOut: boolean; readonly warnings: readonly string[] },
+  pod: Pod,
+): PolicyResolution {
+  const keys = keysFor(settings.annotationPrefix);
+  const annotations = pod.metadata?.annotations ?? {};
+  const warnings = [...namespace.warnings];
+  const disabledControls = new Set<ControlId>(settings.disabledControls);
+  const disabledForContainer = new Map<string, Set<ControlId>>();
+  const optOuts: string[] = [];
+
+  const skipValue = annotations[keys.skip];
+  const skipControlsValue = annotations[keys.skipControls];
+  if (!namespace.allowOptOut) {
+    for (const key of [keys.skip, keys.skipControls]) {
+      if (annotations[key] !== undefined)
+        warnings.push(`${key} ignored: this namespace does not allow opt-outs`);
+    }
+  } else {
+    if (skipValue === 'true') return { skipPod: true, optOuts: [keys.skip] };
+    if (skipValue !== undefined && skipValue !== 'false') {
+      warnings.push(`${keys.skip}=${quoteShort(skipValue)} ignored: only "true" skips the pod`);
+    }
+    if (skipControlsValue !== undefined) {
+      const containerNames = new Set(
+        CONTAINER_LISTS.flatMap((list) => (pod.spec?.[list] ?? []).map((c) => c.name)),
+      );
+      for (const entry of splitList(skipControlsValue)) {
+        const slash = entry.lastIndexOf('/');
+        const container = slash >= 0 ? entry.slice(0, slash) : undefined;
+        const control = slash >= 0 ? entry.slice(slash + 1) : entry;
+        if (!isControlId(control)) {
+          warnings.push(`${keys.skipControls}: unknown control ${quoteShort(control)} ignored`);
+          continue;
+        }
+        if (container === undefined) {
+          disabledControls.add(control);
+        } else {
+          if (!containerNames.has(container)) {
+            warnings.push(`${keys.skipControls}: no container named ${quoteShort(container)} in this pod`);
+          }
+          let set = disabledForContainer.get(container);
+          if (!set) disabledForContainer.set(container, (set = new Set()));
+          set.add(control);
+        }
+        if (!optOuts.includes(entry)) optOuts.push(entry);
+      }
+    }
+  }
+
+  let runAsUser = settings.runAsUser;
+  const uidValue = annotations[keys.runAsUser];
+  if (uidValue !== undefined) {
+    if (/^[1-9][0-9]{0,9}$/.test(uidValue) && Number(uidValue) <= 2147483647) runAsUser = Number(uidValue);
+    else
+      warnings.push(
+        `${keys.runAsUser}=${quoteShort(uidValue)} is not a positive integer UID; using ${runAsUser}`,
+      );
+  }
+
+  const writablePaths = ['/tmp'];
+  const pathsValue = annotations[keys.writablePaths];
+  if (pathsValue !== undefined) {
+    for (const entry of splitList(pathsValue)) {
+      const normalised = normaliseMountPath(entry);
+      if (normalised === undefined) {
+        warnings.push(`${keys.writablePaths}: ${quoteShort(entry)} ignored: not an absolute path below /`);
+      } else if (!writablePaths.includes(normalised)) {
+        writablePaths.push(normalised);
+      }
+    }
+  }
+
+  return {
+    skipPod: false,
+    policy: {
+      keys,
+      mode: namespace.mode,
+      disabledControls,
+      disabledForContainer,
+      runAsUser,
+      runAsGroup: settings.runAsGroup,
+      fsGroup: settings.fsGroup,
+      writablePaths,
+      writableVolumeSizeLimit: settings.writableVolumeSizeLimit,
+      resources: settings.resources,
+      optOuts,
+      warnings,
+    },
+  };
+}
+
+/** Absolute POSIX path without `..`, trailing slash or `:` (the API rejects `:` in mountPath on some paths). */
+export function normaliseMountPath(raw: string): string | undefined {
+  if (!raw.startsWith('/') || raw.includes(':') || raw.includes('\0') || raw.length > 1024) return undefined;
+  if (raw.split('/').includes('..')) return undefined;
+  const normalised = path.posix.normalize(raw).replace(/\/+$/, '');
+  return normalised === '' ? undefined : normalised;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/** Quotes a user-supplied value for a message, cut short so warnings stay under the API's size limit. */
+export function quoteShort(value: string, max = 40): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}...` : value);
+}
