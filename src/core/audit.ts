@@ -98,20 +98,46 @@ export function violationWarnings(violations: readonly Violation[]): string[] {
   );
 }
 
-/** Warn mode: one warning per control and target, listing every field that would be set. */
+/**
+ * Warn mode: for each control and target, every field that would be set, relative to the target
+ * (`securityContext.runAsUser=65532`). A list too long for one warning continues in the next one
+ * rather than being cut, so nothing that would change goes unmentioned.
+ */
 export function wouldChangeWarnings(changes: readonly Change[]): string[] {
-  const groups = new Map<string, { control: string; target: string; fields: string[] }>();
+  const groups = new Map<string, { head: string; fields: string[] }>();
   for (const change of changes) {
     const key = `${change.control}\u0000${change.target}`;
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { control: change.control, target: change.target, fields: [] }));
-    group.fields.push(`${change.path}=${JSON.stringify(change.value)}`);
+    if (!group) {
+      const where = change.target === 'pod' ? 'pod' : `container ${JSON.stringify(change.target)}`;
+      groups.set(key, (group = { head: `warn mode: ${change.control} would set on ${where}: `, fields: [] }));
+    }
+    group.fields.push(`${relativeField(change.path)}=${JSON.stringify(change.value)}`);
   }
-  return [...groups.values()].map((g) =>
-    warning(
-      `warn mode: ${g.control} would set on ${g.target === 'pod' ? 'pod' : `container ${JSON.stringify(g.target)}`}: ${g.fields.join(', ')}`,
-    ),
-  );
+  const lines: string[] = [];
+  for (const { head, fields } of groups.values()) {
+    let line = '';
+    for (const field of fields) {
+      const candidate = line === '' ? field : `${line}, ${field}`;
+      if (line !== '' && warning(head + candidate).length >= MAX_WARNING_LENGTH) {
+        lines.push(warning(head + line));
+        line = field;
+      } else {
+        line = candidate;
+      }
+    }
+    if (line !== '') lines.push(warning(head + line));
+  }
+  return lines;
+}
+
+/** `/spec/containers/0/securityContext/runAsUser` → `securityContext.runAsUser`; `/spec/volumes` → `volumes`. */
+function relativeField(pointer: string): string {
+  const segments = pointer.split('/').slice(2);
+  const inContainer = /^(initContainers|containers|ephemeralContainers)$/.test(segments[0] ?? '');
+  return (inContainer ? segments.slice(2) : segments)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
 }
 
 /** Caps the list so a 100-container pod cannot flood the response; says how many were left out. */

@@ -75,7 +75,9 @@ export function checkRestricted(
         add(
           'allow-privilege-escalation',
           name,
-          `allowPrivilegeEscalation: ${String(sc?.allowPrivilegeEscalation)}`,
+          sc?.allowPrivilegeEscalation === true
+            ? 'allowPrivilegeEscalation: true'
+            : 'allowPrivilegeEscalation unset',
         );
       }
       if (!(sc?.capabilities?.drop ?? []).includes('ALL'))

@@ -1,0 +1,106 @@
+/**
+ * Golden fixtures: each folder under test/fixtures holds `input.yaml` (the namespace, operation and
+ * objects of one AdmissionReview) and `expected.yaml` (outcome, warnings, audit annotations, the JSON
+ * Patch and the pod it produces). Expected files change only when regenerated on purpose:
+ *   UPDATE_GOLDEN=1 npm run test:unit -- --grep golden
+ * and the diff is then reviewed like code.
+ */
+import { expect } from 'chai';
+import jsonPatch from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { LOOKUPS_OFF, type NamespaceInfo } from '../src/core/namespaces.js';
+import { parseAdmissionReview, reviewAdmission } from '../src/core/review.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+import { staticNamespaces } from './support/namespaces.js';
+
+const fixturesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const update = process.env.UPDATE_GOLDEN === '1';
+
+interface FixtureInput {
+  description: string;
+  namespace?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  kind?: { group: string; version: string; kind: string };
+  operation?: string;
+  subResource?: string;
+  object: unknown;
+  oldObject?: unknown;
+}
+
+async function run(input: FixtureInput): Promise<Record<string, unknown>> {
+  // The pod is always in team-a; naming the fixture's namespace otherwise simulates a lookup miss.
+  const namespaces = input.namespace
+    ? staticNamespaces({
+        [input.namespace.name ?? 'team-a']: {
+          labels: input.namespace.labels ?? {},
+          annotations: input.namespace.annotations ?? {},
+        },
+      } satisfies Record<string, NamespaceInfo>)
+    : LOOKUPS_OFF;
+  const parsed = parseAdmissionReview({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: 'golden',
+      kind: input.kind ?? { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      ...(input.subResource ? { subResource: input.subResource } : {}),
+      namespace: 'team-a',
+      operation: input.operation ?? 'CREATE',
+      object: input.object,
+      ...(input.oldObject ? { oldObject: input.oldObject } : {}),
+    },
+  });
+  if ('error' in parsed) throw new Error(parsed.error);
+  const result = await reviewAdmission(parsed.review, { settings: DEFAULT_ENGINE_SETTINGS, namespaces });
+  const { response } = result;
+  expect(response.uid).to.equal('golden');
+  expect(response.allowed).to.equal(true);
+  const actual: Record<string, unknown> = { outcome: result.outcome };
+  if (result.skipReason) actual.skipReason = result.skipReason;
+  if (response.warnings) actual.warnings = response.warnings;
+  if (response.auditAnnotations) actual.auditAnnotations = response.auditAnnotations;
+  if (response.patch !== undefined) {
+    expect(response.patchType).to.equal('JSONPatch');
+    const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[];
+    actual.patch = patch;
+    actual.result = jsonPatch.applyPatch(structuredClone(input.object), patch, true).newDocument;
+  } else {
+    expect(response).not.to.have.property('patchType');
+  }
+  return actual;
+}
+
+describe('golden fixtures', () => {
+  const cases = readdirSync(fixturesDir).filter((name) =>
+    existsSync(path.join(fixturesDir, name, 'input.yaml')),
+  );
+
+  it('has at least 30 cases', () => {
+    expect(cases.length).to.be.at.least(30);
+  });
+
+  for (const name of cases.sort()) {
+    const dir = path.join(fixturesDir, name);
+    const input = YAML.parse(readFileSync(path.join(dir, 'input.yaml'), 'utf8')) as FixtureInput;
+    it(`${name}: ${input.description}`, async () => {
+      const actual = await run(input);
+      const expectedFile = path.join(dir, 'expected.yaml');
+      if (update) {
+        writeFileSync(expectedFile, YAML.stringify(actual, { lineWidth: 0, aliasDuplicateObjects: false }));
+        return;
+      }
+      expect(existsSync(expectedFile), `${expectedFile} missing; run with UPDATE_GOLDEN=1`).to.equal(true);
+      expect(actual).to.deep.equal(YAML.parse(readFileSync(expectedFile, 'utf8')));
+
+      // Re-hardening what we produced must change nothing (reinvocationPolicy: IfNeeded).
+      if (actual.result !== undefined) {
+        const again = await run({ ...input, object: actual.result });
+        expect(again.patch, 'second pass must be empty').to.equal(undefined);
+      }
+    });
+  }
+});
