@@ -53,7 +53,13 @@ export class DraftRecorder {
       }
     }
     parent[keys[keys.length - 1] ?? ''] = value;
-    this.changes.push({ control: this.control, target, path: pointerOf(rootPointer, ...keys), value });
+    // A copy: later appends to the same array in this pass must not rewrite what this change recorded.
+    this.changes.push({
+      control: this.control,
+      target,
+      path: pointerOf(rootPointer, ...keys),
+      value: structuredClone(value),
+    });
     return true;
   }
 
@@ -66,7 +72,7 @@ export class DraftRecorder {
         control: this.control,
         target,
         path: pointerOf(rootPointer, ...keys, existing.length - 1),
-        value,
+        value: structuredClone(value),
       });
     } else {
       this.fill(root, rootPointer, keys, [value], target);

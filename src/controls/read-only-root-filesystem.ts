@@ -7,7 +7,7 @@
  * that says `readOnlyRootFilesystem: false` is left alone: it can already write.
  *
  * One emptyDir per path, shared by the containers that mount it, with the configured sizeLimit. Its
- * name never collides with a volume the pod already has: the first of `name`, `name-2`, `name-3`, ...
+ * name never collides with a volume the pod already has: the first of `name`, `name--2`, `name--3`, ...
  * that is either free or already an emptyDir is used, so a second pass (reinvocation) finds the volume
  * the first pass added instead of adding another one.
  *
@@ -27,20 +27,21 @@ const MAX_VOLUME_NAME = 63;
 /**
  * A readable DNS label for a path. Paths made only of lowercase letters and digits map one to one
  * (`/var/cache/nginx` → `var-cache-nginx`); anything else gets a hash suffix so that two different
- * paths can never map to the same name.
+ * paths can never map to the same name. Hash and collision suffixes follow a double dash, which a
+ * one-to-one name never contains, so no suffixed name can equal another path's plain name.
  */
 export function volumeBaseName(path: string): string {
   const slug = path
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
-  // Room for the prefix, a hash suffix and a collision suffix such as "-12".
-  const room = MAX_VOLUME_NAME - VOLUME_NAME_PREFIX.length - 9 - 4;
+  // Room for the prefix, a hash suffix "--0123abcd" and a collision suffix such as "--12".
+  const room = MAX_VOLUME_NAME - VOLUME_NAME_PREFIX.length - 10 - 4;
   const lossless = /^(\/[a-z0-9]+)+$/.test(path) && slug.length <= room;
   if (lossless) return VOLUME_NAME_PREFIX + slug;
   const hash = createHash('sha256').update(path).digest('hex').slice(0, 8);
   const head = slug.slice(0, room).replace(/-+$/, '');
-  return `${VOLUME_NAME_PREFIX}${head === '' ? 'path' : head}-${hash}`;
+  return `${VOLUME_NAME_PREFIX}${head === '' ? 'path' : head}--${hash}`;
 }
 
 function trimSlash(mountPath: string): string {
@@ -61,7 +62,7 @@ export const readOnlyRootFilesystem: Control = {
       const volumes = spec.volumes ?? [];
       let name: string | undefined;
       for (let n = 1; ; n++) {
-        const candidate = n === 1 ? base : `${base}-${n}`;
+        const candidate = n === 1 ? base : `${base}--${n}`;
         const existing = volumes.find((v) => v.name === candidate);
         if (existing?.emptyDir) {
           name = candidate;
