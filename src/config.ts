@@ -1,0 +1,465 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { CONTROL_IDS, isControlId, type ControlId } from './controls/ids.js';
+import {
+  DEFAULT_ENGINE_SETTINGS,
+  MODES,
+  isMode,
+  type DefaultQuantity,
+  type EngineSettings,
+  type Mode,
+  type ResourceDefaults,
+} from './core/settings.js';
+import { LOG_LEVELS, isLogLevel, type LogLevel } from './logger.js';
+import { compareQuantities, parseQuantity, type Quantity } from './util/quantity.js';
+
+/**
+ * Which API server namespace lookups go to. Decided only here: a laptop `npm start` must never
+ * pick up ~/.kube/config and start reading a real cluster.
+ */
+export type ClusterAccess =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'in-cluster' }
+  | { readonly kind: 'kubeconfig'; readonly path: string };
+
+export interface Config {
+  readonly engine: EngineSettings;
+  /** 0 asks the OS for a free port (tests). */
+  readonly port: number;
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+  readonly maxBodyBytes: number;
+  readonly kubeconfig?: string;
+  readonly namespaceLookupTimeoutMs: number;
+  readonly tlsReloadIntervalSeconds: number;
+  /** How long readiness reports false before the listener closes, so endpoints drop us first. */
+  readonly shutdownDelaySeconds: number;
+  /** Hard exit after this, whatever is still in flight. */
+  readonly shutdownTimeoutSeconds: number;
+  readonly logLevel: LogLevel;
+  readonly cluster: ClusterAccess;
+  /** The YAML file that was read, if any. */
+  readonly configFile?: string;
+}
+
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Command-line flags that feed the configuration, mapped to the key they set. */
+export const CONFIG_FLAGS = {
+  port: 'port',
+  'tls-cert': 'tlsCertFile',
+  'tls-key': 'tlsKeyFile',
+  kubeconfig: 'kubeconfig',
+  'log-level': 'logLevel',
+  'default-mode': 'defaultMode',
+} as const satisfies Record<string, ScalarKey>;
+
+export type ConfigFlagName = keyof typeof CONFIG_FLAGS | 'config';
+
+export interface LoadConfigOptions {
+  readonly argvFlags?: Readonly<Partial<Record<ConfigFlagName, string>>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Injected so tests never touch the file system; defaults to a UTF-8 read. */
+  readonly readFile?: (path: string) => string;
+}
+
+/** The environment variable that names the YAML file when no --config flag is given. */
+export const CONFIG_FILE_ENV = 'POD_HARDENER_CONFIG';
+
+const SCALAR_KEYS = [
+  'port',
+  'tlsCertFile',
+  'tlsKeyFile',
+  'maxBodyBytes',
+  'kubeconfig',
+  'namespaceLookupTimeoutMs',
+  'tlsReloadIntervalSeconds',
+  'shutdownDelaySeconds',
+  'shutdownTimeoutSeconds',
+  'logLevel',
+  'annotationPrefix',
+  'defaultMode',
+  'runAsUser',
+  'runAsGroup',
+  'fsGroup',
+  'writableVolumeSizeLimit',
+] as const;
+type ScalarKey = (typeof SCALAR_KEYS)[number];
+
+type ResourceKey = `resources.${'requests' | 'limits'}.${'cpu' | 'memory'}`;
+
+type Key = ScalarKey | 'disabledControls' | ResourceKey;
+
+/** Keys a YAML file may set at its top level. */
+const FILE_KEYS: ReadonlySet<string> = new Set<string>([...SCALAR_KEYS, 'disabledControls', 'resources']);
+
+export function envVarName(key: string): string {
+  return `POD_HARDENER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** A raw value and where it came from, so a problem can name the source the operator has to fix. */
+interface Setting {
+  readonly value: unknown;
+  readonly origin: string;
+}
+
+// Kubernetes DNS-1123 subdomain (IsDNS1123Subdomain): annotation and label key prefixes must be one.
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_SUBDOMAIN_MAX = 253;
+// The API server validates runAsUser/runAsGroup/fsGroup against int32, not the full int64 field type.
+const MAX_ID = 2147483647;
+const UNSIGNED_INTEGER_RE = /^[0-9]+$/;
+const UNSIGNED_DECIMAL_RE = /^[0-9]+(\.[0-9]+)?$/;
+// The kubelet injects `<SERVICE>_PORT=tcp://10.0.0.1:443` for every Service in the namespace (service
+// links); a Service named pod-hardener therefore sets POD_HARDENER_PORT to something that is not ours.
+const SERVICE_LINK_RE = /^(tcp|udp|sctp):\/\//;
+
+type Check<T> = (value: unknown) => { readonly ok: T } | { readonly problem: string };
+
+function show(value: unknown): string {
+  // JSON.stringify returns undefined for undefined and functions, whatever its declared type says.
+  const text = (JSON.stringify(value) as string | undefined) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function integer(min: number, max: number, what = `an integer from ${min} to ${max}`): Check<number> {
+  return (value) => {
+    const n = typeof value === 'string' && UNSIGNED_INTEGER_RE.test(value.trim()) ? Number(value) : value;
+    return typeof n === 'number' && Number.isSafeInteger(n) && n >= min && n <= max
+      ? { ok: n }
+      : { problem: `must be ${what}, got ${show(value)}` };
+  };
+}
+
+function decimal(min: number, minInclusive: boolean, what: string): Check<number> {
+  return (value) => {
+    const n = typeof value === 'string' && UNSIGNED_DECIMAL_RE.test(value.trim()) ? Number(value) : value;
+    return typeof n === 'number' && Number.isFinite(n) && (minInclusive ? n >= min : n > min)
+      ? { ok: n }
+      : { problem: `must be ${what}, got ${show(value)}` };
+  };
+}
+
+const nonEmptyString: Check<string> = (value) =>
+  typeof value === 'string' && value.trim() !== ''
+    ? { ok: value }
+    : { problem: `must be a non-empty string, got ${show(value)}` };
+
+function oneOf<T extends string>(allowed: readonly T[], guard: (v: string) => v is T): Check<T> {
+  return (value) =>
+    typeof value === 'string' && guard(value)
+      ? { ok: value }
+      : { problem: `must be one of ${allowed.join(', ')}, got ${show(value)}` };
+}
+
+const posixId: Check<number> = (value) => {
+  const result = integer(1, MAX_ID, `a positive integer up to ${MAX_ID}`)(value);
+  if ('problem' in result && (value === 0 || value === '0')) return { problem: 'must not be 0 (root)' };
+  return result;
+};
+
+const dnsSubdomain: Check<string> = (value) =>
+  typeof value === 'string' && value.length <= DNS_SUBDOMAIN_MAX && DNS_SUBDOMAIN_RE.test(value)
+    ? { ok: value }
+    : {
+        problem:
+          `must be a valid DNS subdomain (lowercase letters, digits, '-' and '.', starting and ending ` +
+          `with a letter or digit, at most ${DNS_SUBDOMAIN_MAX} characters), got ${show(value)}`,
+      };
+
+function positiveQuantity(value: unknown): { ok: string; q: Quantity } | { problem: string } {
+  const q = typeof value === 'string' || typeof value === 'number' ? parseQuantity(value) : undefined;
+  if (q === undefined)
+    return { problem: `must be a Kubernetes quantity such as 500m or 256Mi, got ${show(value)}` };
+  if (q.num <= 0n) return { problem: `must be greater than zero, got ${show(value)}` };
+  return { ok: String(value), q };
+}
+
+const controlList: Check<readonly ControlId[]> = (value) => {
+  // A string is accepted as a comma-separated list so the environment variable can carry it too.
+  const items = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (!Array.isArray(items)) return { problem: `must be a list of control ids, got ${show(value)}` };
+  const ids = new Set<ControlId>();
+  const bad: string[] = [];
+  for (const item of items as unknown[]) {
+    if (item === '') continue;
+    if (typeof item === 'string' && isControlId(item)) ids.add(item);
+    else bad.push(show(item));
+  }
+  return bad.length === 0
+    ? { ok: [...ids] }
+    : { problem: `has unknown control id ${bad.join(', ')} (known: ${CONTROL_IDS.join(', ')})` };
+};
+
+const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
+  port: integer(0, 65535),
+  tlsCertFile: nonEmptyString,
+  tlsKeyFile: nonEmptyString,
+  maxBodyBytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+  kubeconfig: nonEmptyString,
+  namespaceLookupTimeoutMs: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+  tlsReloadIntervalSeconds: decimal(0, false, 'a number greater than 0'),
+  shutdownDelaySeconds: decimal(0, true, 'a number of seconds, 0 or more'),
+  shutdownTimeoutSeconds: decimal(0, false, 'a number of seconds greater than 0'),
+  logLevel: oneOf(LOG_LEVELS, isLogLevel),
+  annotationPrefix: dnsSubdomain,
+  defaultMode: oneOf(MODES, isMode),
+  runAsUser: posixId,
+  runAsGroup: posixId,
+  fsGroup: posixId,
+  writableVolumeSizeLimit: (value) => {
+    const r = positiveQuantity(value);
+    return 'problem' in r ? r : { ok: r.ok };
+  },
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function unknownKeyProblem(origin: string, path: string, known: Iterable<string>): string {
+  const lower = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
+  const hint = [...known].find((k) => k.toLowerCase() === lower);
+  return `${origin}: unknown key "${path}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`}`;
+}
+
+/** Reads the YAML file into `settings`; problems are collected, never thrown. */
+function readConfigFile(
+  file: string,
+  readFile: (path: string) => string,
+  settings: Map<Key, Setting>,
+  problems: string[],
+): void {
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (err) {
+    problems.push(`cannot read config file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) problems.push(`${file}: invalid YAML: ${e.message}`);
+    return;
+  }
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    problems.push(`${file}: invalid YAML: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
+  if (root === null || root === undefined) return;
+  if (!isPlainObject(root)) {
+    problems.push(
+      `${file}: must be a YAML mapping of settings, got ${Array.isArray(root) ? 'a list' : show(root)}`,
+    );
+    return;
+  }
+
+  for (const [key, value] of Object.entries(root)) {
+    if (!FILE_KEYS.has(key)) {
+      problems.push(unknownKeyProblem(file, key, FILE_KEYS));
+    } else if (key === 'resources') {
+      readResources(file, value, settings, problems);
+    } else if (value !== null) {
+      // null (an empty value, as a Helm template renders an unset value) means "keep the default".
+      settings.set(key as ScalarKey | 'disabledControls', { value, origin: `${file}: ${key}` });
+    }
+  }
+}
+
+function readResources(file: string, value: unknown, settings: Map<Key, Setting>, problems: string[]): void {
+  if (value === null) return;
+  if (!isPlainObject(value)) {
+    problems.push(`${file}: resources must be a mapping with requests and limits, got ${show(value)}`);
+    return;
+  }
+  for (const [group, inner] of Object.entries(value)) {
+    if (group !== 'requests' && group !== 'limits') {
+      problems.push(unknownKeyProblem(file, `resources.${group}`, ['requests', 'limits']));
+      continue;
+    }
+    if (inner === null) continue;
+    if (!isPlainObject(inner)) {
+      problems.push(`${file}: resources.${group} must be a mapping with cpu and memory, got ${show(inner)}`);
+      continue;
+    }
+    for (const [resource, quantity] of Object.entries(inner)) {
+      const path = `resources.${group}.${resource}`;
+      if (resource !== 'cpu' && resource !== 'memory') {
+        problems.push(unknownKeyProblem(file, path, ['cpu', 'memory']));
+        continue;
+      }
+      settings.set(path as ResourceKey, { value: quantity, origin: `${file}: ${path}` });
+    }
+  }
+}
+
+/**
+ * Builds the configuration: defaults, then the YAML file, then POD_HARDENER_* environment variables,
+ * then command-line flags. Pure apart from `readFile`; throws a ConfigError listing every problem.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const flags = options.argvFlags ?? {};
+  const env = options.env ?? {};
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  const problems: string[] = [];
+  const settings = new Map<Key, Setting>();
+
+  const envValue = (name: string): string | undefined => {
+    const v = env[name];
+    // Manifests often render an unset value as an empty string; that means "not set", not "empty".
+    return v === undefined || v.trim() === '' ? undefined : v;
+  };
+
+  const configFile = flags.config ?? envValue(CONFIG_FILE_ENV);
+  if (configFile !== undefined) readConfigFile(configFile, readFile, settings, problems);
+
+  for (const key of [...SCALAR_KEYS, 'disabledControls'] as const) {
+    const name = envVarName(key);
+    const value = envValue(name);
+    if (value === undefined) continue;
+    if (key === 'port' && SERVICE_LINK_RE.test(value)) continue;
+    settings.set(key, { value, origin: `env ${name}` });
+  }
+
+  for (const [flag, key] of Object.entries(CONFIG_FLAGS) as [keyof typeof CONFIG_FLAGS, ScalarKey][]) {
+    const value = flags[flag];
+    if (value !== undefined) settings.set(key, { value, origin: `--${flag}` });
+  }
+
+  function take<T>(key: Key, check: Check<T>, fallback: T): T;
+  function take<T>(key: Key, check: Check<T>, fallback: undefined): T | undefined;
+  function take<T>(key: Key, check: Check<T>, fallback: T | undefined): T | undefined {
+    const setting = settings.get(key);
+    if (setting === undefined) return fallback;
+    const result = check(setting.value);
+    if ('ok' in result) return result.ok;
+    problems.push(`${key} ${result.problem} (from ${setting.origin})`);
+    return fallback;
+  }
+  const scalar = <T>(key: ScalarKey, fallback: T): T => take(key, SCALAR_CHECKS[key] as Check<T>, fallback);
+  const optionalString = (key: ScalarKey): string | undefined => take(key, nonEmptyString, undefined);
+
+  const resources = takeResources(settings, problems);
+  const engine: EngineSettings = {
+    annotationPrefix: scalar('annotationPrefix', DEFAULT_ENGINE_SETTINGS.annotationPrefix),
+    defaultMode: scalar<Mode>('defaultMode', DEFAULT_ENGINE_SETTINGS.defaultMode),
+    runAsUser: scalar('runAsUser', DEFAULT_ENGINE_SETTINGS.runAsUser),
+    runAsGroup: scalar('runAsGroup', DEFAULT_ENGINE_SETTINGS.runAsGroup),
+    fsGroup: scalar('fsGroup', DEFAULT_ENGINE_SETTINGS.fsGroup),
+    writableVolumeSizeLimit: scalar(
+      'writableVolumeSizeLimit',
+      DEFAULT_ENGINE_SETTINGS.writableVolumeSizeLimit,
+    ),
+    disabledControls: take('disabledControls', controlList, DEFAULT_ENGINE_SETTINGS.disabledControls),
+    resources,
+  };
+
+  const tlsCertFile = optionalString('tlsCertFile');
+  const tlsKeyFile = optionalString('tlsKeyFile');
+  if (tlsCertFile !== undefined && tlsKeyFile === undefined) {
+    problems.push(
+      'tlsCertFile is set but tlsKeyFile is not: give both, or neither to use a self-signed certificate',
+    );
+  }
+  if (tlsKeyFile !== undefined && tlsCertFile === undefined) {
+    problems.push(
+      'tlsKeyFile is set but tlsCertFile is not: give both, or neither to use a self-signed certificate',
+    );
+  }
+
+  const shutdownDelaySeconds = scalar('shutdownDelaySeconds', 5);
+  const shutdownTimeoutSeconds = scalar('shutdownTimeoutSeconds', 25);
+  if (shutdownTimeoutSeconds <= shutdownDelaySeconds) {
+    problems.push(
+      `shutdownTimeoutSeconds (${shutdownTimeoutSeconds}) must be greater than shutdownDelaySeconds ` +
+        `(${shutdownDelaySeconds}), or in-flight reviews are cut off before the listener even closes`,
+    );
+  }
+
+  const kubeconfig = optionalString('kubeconfig');
+  const cluster: ClusterAccess =
+    kubeconfig !== undefined
+      ? { kind: 'kubeconfig', path: kubeconfig }
+      : envValue('KUBERNETES_SERVICE_HOST') !== undefined
+        ? { kind: 'in-cluster' }
+        : { kind: 'off' };
+
+  const config: Config = {
+    engine,
+    port: scalar('port', DEFAULT_PORT),
+    maxBodyBytes: scalar('maxBodyBytes', DEFAULT_MAX_BODY_BYTES),
+    namespaceLookupTimeoutMs: scalar('namespaceLookupTimeoutMs', 1000),
+    tlsReloadIntervalSeconds: scalar('tlsReloadIntervalSeconds', 10),
+    shutdownDelaySeconds,
+    shutdownTimeoutSeconds,
+    logLevel: scalar<LogLevel>('logLevel', 'info'),
+    cluster,
+    ...(tlsCertFile === undefined ? {} : { tlsCertFile }),
+    ...(tlsKeyFile === undefined ? {} : { tlsKeyFile }),
+    ...(kubeconfig === undefined ? {} : { kubeconfig }),
+    ...(configFile === undefined ? {} : { configFile }),
+  };
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function takeResources(settings: ReadonlyMap<Key, Setting>, problems: string[]): ResourceDefaults {
+  const parsed = new Map<ResourceKey, Quantity>();
+  const value = (key: ResourceKey, fallback: DefaultQuantity): DefaultQuantity => {
+    const setting = settings.get(key);
+    if (setting === undefined) {
+      const q = fallback === null ? undefined : parseQuantity(fallback);
+      if (q !== undefined) parsed.set(key, q);
+      return fallback;
+    }
+    // null or "" is how an operator switches one default off.
+    if (setting.value === null || setting.value === '') return null;
+    const result = positiveQuantity(setting.value);
+    if ('problem' in result) {
+      problems.push(`${key} ${result.problem} (from ${setting.origin})`);
+      return fallback;
+    }
+    parsed.set(key, result.q);
+    return result.ok;
+  };
+
+  const d = DEFAULT_ENGINE_SETTINGS.resources;
+  const resources: ResourceDefaults = {
+    requests: {
+      cpu: value('resources.requests.cpu', d.requests.cpu),
+      memory: value('resources.requests.memory', d.requests.memory),
+    },
+    limits: {
+      cpu: value('resources.limits.cpu', d.limits.cpu),
+      memory: value('resources.limits.memory', d.limits.memory),
+    },
+  };
+
+  for (const resource of ['cpu', 'memory'] as const) {
+    const request = parsed.get(`resources.requests.${resource}`);
+    const limit = parsed.get(`resources.limits.${resource}`);
+    if (request !== undefined && limit !== undefined && compareQuantities(request, limit) > 0) {
+      problems.push(
+        `resources.requests.${resource} (${String(resources.requests[resource])}) is above ` +
+          `resources.limits.${resource} (${String(resources.limits[resource])}); the API server would reject ` +
+          `every pod that gets both defaults`,
+      );
+    }
+  }
+  return resources;
+}

@@ -1,0 +1,453 @@
+import { expect } from 'chai';
+import {
+  ConfigError,
+  DEFAULT_MAX_BODY_BYTES,
+  envVarName,
+  loadConfig,
+  type Config,
+  type LoadConfigOptions,
+} from '../src/config.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+
+function filesFrom(files: Readonly<Record<string, string>>): (path: string) => string {
+  return (path) => {
+    const text = files[path];
+    if (text === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+    return text;
+  };
+}
+
+/** Loads with a YAML file at /etc/ph.yaml and nothing else unless given. */
+function withFile(yaml: string, options: LoadConfigOptions = {}): Config {
+  return loadConfig({
+    env: {},
+    ...options,
+    argvFlags: { config: '/etc/ph.yaml', ...options.argvFlags },
+    readFile: filesFrom({ '/etc/ph.yaml': yaml }),
+  });
+}
+
+function problemsOf(load: () => unknown): readonly string[] {
+  try {
+    load();
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  expect.fail('expected a ConfigError');
+}
+
+function expectProblem(load: () => unknown, ...fragments: string[]): void {
+  const problems = problemsOf(load);
+  for (const fragment of fragments) {
+    expect(
+      problems.some((p) => p.includes(fragment)),
+      `no problem mentions ${JSON.stringify(fragment)} in:\n${problems.join('\n')}`,
+    ).to.equal(true);
+  }
+}
+
+describe('config', () => {
+  describe('defaults', () => {
+    it('needs nothing at all', () => {
+      const config = loadConfig({ env: {}, readFile: filesFrom({}) });
+      expect(config).to.deep.equal({
+        engine: DEFAULT_ENGINE_SETTINGS,
+        port: 8443,
+        maxBodyBytes: 3 * 1024 * 1024,
+        namespaceLookupTimeoutMs: 1000,
+        tlsReloadIntervalSeconds: 10,
+        shutdownDelaySeconds: 5,
+        shutdownTimeoutSeconds: 25,
+        logLevel: 'info',
+        cluster: { kind: 'off' },
+      });
+      expect(DEFAULT_MAX_BODY_BYTES).to.equal(3145728);
+    });
+
+    it('reads no file unless one is named', () => {
+      loadConfig({
+        env: {},
+        readFile: () => {
+          throw new Error('must not read');
+        },
+      });
+    });
+  });
+
+  describe('cluster access', () => {
+    it('is off on a laptop, even with a HOME and KUBECONFIG around', () => {
+      const config = loadConfig({ env: { HOME: '/home/me', KUBECONFIG: '/home/me/.kube/config' } });
+      expect(config.cluster).to.deep.equal({ kind: 'off' });
+    });
+
+    it('is in-cluster when KUBERNETES_SERVICE_HOST is set', () => {
+      const config = loadConfig({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } });
+      expect(config.cluster).to.deep.equal({ kind: 'in-cluster' });
+    });
+
+    it('uses an explicit kubeconfig, which beats in-cluster', () => {
+      const config = loadConfig({
+        env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+        argvFlags: { kubeconfig: '/tmp/kc' },
+      });
+      expect(config.cluster).to.deep.equal({ kind: 'kubeconfig', path: '/tmp/kc' });
+      expect(config.kubeconfig).to.equal('/tmp/kc');
+    });
+
+    it('takes the kubeconfig from the file or the environment too', () => {
+      expect(withFile('kubeconfig: /a\n').cluster).to.deep.equal({ kind: 'kubeconfig', path: '/a' });
+      expect(loadConfig({ env: { POD_HARDENER_KUBECONFIG: '/b' } }).cluster).to.deep.equal({
+        kind: 'kubeconfig',
+        path: '/b',
+      });
+    });
+  });
+
+  describe('precedence: defaults < file < env < flags', () => {
+    const yaml = ['port: 9000', 'defaultMode: warn', 'logLevel: debug', 'runAsUser: 1000', ''].join('\n');
+
+    it('file over defaults', () => {
+      const config = withFile(yaml);
+      expect(config.port).to.equal(9000);
+      expect(config.engine.defaultMode).to.equal('warn');
+      expect(config.logLevel).to.equal('debug');
+      expect(config.engine.runAsUser).to.equal(1000);
+      expect(config.engine.runAsGroup).to.equal(DEFAULT_ENGINE_SETTINGS.runAsGroup);
+      expect(config.configFile).to.equal('/etc/ph.yaml');
+    });
+
+    it('env over file', () => {
+      const config = withFile(yaml, {
+        env: {
+          POD_HARDENER_PORT: '9001',
+          POD_HARDENER_DEFAULT_MODE: 'audit',
+          POD_HARDENER_RUN_AS_USER: '2000',
+        },
+      });
+      expect(config.port).to.equal(9001);
+      expect(config.engine.defaultMode).to.equal('audit');
+      expect(config.engine.runAsUser).to.equal(2000);
+      expect(config.logLevel).to.equal('debug');
+    });
+
+    it('flags over env', () => {
+      const config = withFile(yaml, {
+        env: {
+          POD_HARDENER_PORT: '9001',
+          POD_HARDENER_DEFAULT_MODE: 'audit',
+          POD_HARDENER_LOG_LEVEL: 'warn',
+        },
+        argvFlags: { port: '9002', 'default-mode': 'enforce', 'log-level': 'error' },
+      });
+      expect(config.port).to.equal(9002);
+      expect(config.engine.defaultMode).to.equal('enforce');
+      expect(config.logLevel).to.equal('error');
+    });
+
+    it('names the file through POD_HARDENER_CONFIG, and --config beats it', () => {
+      const readFile = filesFrom({ '/env.yaml': 'port: 1\n', '/flag.yaml': 'port: 2\n' });
+      expect(loadConfig({ env: { POD_HARDENER_CONFIG: '/env.yaml' }, readFile }).port).to.equal(1);
+      expect(
+        loadConfig({
+          env: { POD_HARDENER_CONFIG: '/env.yaml' },
+          argvFlags: { config: '/flag.yaml' },
+          readFile,
+        }).port,
+      ).to.equal(2);
+    });
+
+    it('maps every scalar key to POD_HARDENER_<UPPER_SNAKE_KEY>', () => {
+      expect(envVarName('tlsCertFile')).to.equal('POD_HARDENER_TLS_CERT_FILE');
+      expect(envVarName('namespaceLookupTimeoutMs')).to.equal('POD_HARDENER_NAMESPACE_LOOKUP_TIMEOUT_MS');
+      const config = loadConfig({
+        env: {
+          POD_HARDENER_PORT: '1',
+          POD_HARDENER_TLS_CERT_FILE: '/c',
+          POD_HARDENER_TLS_KEY_FILE: '/k',
+          POD_HARDENER_MAX_BODY_BYTES: '1024',
+          POD_HARDENER_NAMESPACE_LOOKUP_TIMEOUT_MS: '250',
+          POD_HARDENER_TLS_RELOAD_INTERVAL_SECONDS: '0.5',
+          POD_HARDENER_SHUTDOWN_DELAY_SECONDS: '0',
+          POD_HARDENER_SHUTDOWN_TIMEOUT_SECONDS: '3',
+          POD_HARDENER_LOG_LEVEL: 'debug',
+          POD_HARDENER_ANNOTATION_PREFIX: 'hardener.example.com',
+          POD_HARDENER_DEFAULT_MODE: 'warn',
+          POD_HARDENER_RUN_AS_USER: '10',
+          POD_HARDENER_RUN_AS_GROUP: '11',
+          POD_HARDENER_FS_GROUP: '12',
+          POD_HARDENER_WRITABLE_VOLUME_SIZE_LIMIT: '1Gi',
+          POD_HARDENER_DISABLED_CONTROLS: 'default-resources, seccomp-runtime-default',
+        },
+      });
+      expect(config).to.deep.include({
+        port: 1,
+        tlsCertFile: '/c',
+        tlsKeyFile: '/k',
+        maxBodyBytes: 1024,
+        namespaceLookupTimeoutMs: 250,
+        tlsReloadIntervalSeconds: 0.5,
+        shutdownDelaySeconds: 0,
+        shutdownTimeoutSeconds: 3,
+        logLevel: 'debug',
+      });
+      expect(config.engine).to.deep.include({
+        annotationPrefix: 'hardener.example.com',
+        defaultMode: 'warn',
+        runAsUser: 10,
+        runAsGroup: 11,
+        fsGroup: 12,
+        writableVolumeSizeLimit: '1Gi',
+      });
+      expect(config.engine.disabledControls).to.deep.equal(['default-resources', 'seccomp-runtime-default']);
+    });
+
+    it('treats empty environment variables and null file values as unset', () => {
+      const config = withFile('port:\nlogLevel: null\n', { env: { POD_HARDENER_PORT: '' } });
+      expect(config.port).to.equal(8443);
+      expect(config.logLevel).to.equal('info');
+    });
+
+    it('ignores the service link the kubelet injects for a Service named pod-hardener', () => {
+      const config = loadConfig({
+        env: {
+          POD_HARDENER_PORT: 'tcp://10.96.12.7:443',
+          POD_HARDENER_SERVICE_HOST: '10.96.12.7',
+          POD_HARDENER_SERVICE_PORT: '443',
+          POD_HARDENER_PORT_443_TCP: 'tcp://10.96.12.7:443',
+        },
+      });
+      expect(config.port).to.equal(8443);
+    });
+
+    it('accepts numbers quoted as strings in the file (as Helm renders them)', () => {
+      expect(withFile('port: "9443"\nrunAsUser: "1001"\n')).to.deep.include({ port: 9443 });
+    });
+  });
+
+  describe('engine settings from the file', () => {
+    it('reads every engine key at the top level', () => {
+      const config = withFile(
+        [
+          'annotationPrefix: hardening.example.org',
+          'defaultMode: audit',
+          'runAsUser: 1000',
+          'runAsGroup: 2000',
+          'fsGroup: 3000',
+          'writableVolumeSizeLimit: 64Mi',
+          'disabledControls: [read-only-root-filesystem]',
+          'resources:',
+          '  requests: {cpu: 50m, memory: 64Mi}',
+          '  limits: {cpu: 1, memory: 1Gi}',
+          '',
+        ].join('\n'),
+      );
+      expect(config.engine).to.deep.equal({
+        annotationPrefix: 'hardening.example.org',
+        defaultMode: 'audit',
+        runAsUser: 1000,
+        runAsGroup: 2000,
+        fsGroup: 3000,
+        writableVolumeSizeLimit: '64Mi',
+        disabledControls: ['read-only-root-filesystem'],
+        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+      });
+    });
+
+    it('merges resources per value, and null or "" switches one default off', () => {
+      const config = withFile('resources:\n  requests: {cpu: null}\n  limits: {memory: ""}\n');
+      expect(config.engine.resources).to.deep.equal({
+        requests: { cpu: null, memory: DEFAULT_ENGINE_SETTINGS.resources.requests.memory },
+        limits: { cpu: DEFAULT_ENGINE_SETTINGS.resources.limits.cpu, memory: null },
+      });
+    });
+
+    it('does not compare a request with a limit that was switched off', () => {
+      const config = withFile('resources:\n  requests: {cpu: "2"}\n  limits: {cpu: null}\n');
+      expect(config.engine.resources.requests.cpu).to.equal('2');
+    });
+
+    it('compares quantities exactly, not as text', () => {
+      const config = withFile('resources:\n  requests: {memory: 1Gi}\n  limits: {memory: "1073741824"}\n');
+      expect(config.engine.resources.limits.memory).to.equal('1073741824');
+    });
+
+    it('removes duplicate disabled controls', () => {
+      const config = withFile('disabledControls: [default-resources, default-resources]\n');
+      expect(config.engine.disabledControls).to.deep.equal(['default-resources']);
+    });
+  });
+
+  describe('validation', () => {
+    it('reports unknown keys with their path', () => {
+      expectProblem(
+        () => withFile('prot: 1\nresources:\n  requests:\n    gpu: 1\n  limit: {}\n'),
+        '/etc/ph.yaml: unknown key "prot"',
+        '/etc/ph.yaml: unknown key "resources.requests.gpu"',
+        '/etc/ph.yaml: unknown key "resources.limit"',
+      );
+    });
+
+    it('suggests the right spelling for a key with the wrong case', () => {
+      expectProblem(
+        () => withFile('runAsUSer: 1000\n'),
+        'unknown key "runAsUSer" (did you mean "runAsUser"?)',
+      );
+    });
+
+    it('reports an unknown control id and lists the known ones', () => {
+      expectProblem(
+        () => withFile('disabledControls: [run-as-non-root, no-root]\n'),
+        'disabledControls has unknown control id "no-root"',
+        'known: run-as-non-root, drop-all-capabilities',
+      );
+      expectProblem(
+        () => loadConfig({ env: { POD_HARDENER_DISABLED_CONTROLS: 'nope' } }),
+        'unknown control id "nope" (known:',
+        'from env POD_HARDENER_DISABLED_CONTROLS',
+      );
+      expectProblem(
+        () => withFile('disabledControls: {a: 1}\n'),
+        'disabledControls must be a list of control ids',
+      );
+    });
+
+    it('reports invalid quantities', () => {
+      expectProblem(
+        () => withFile('writableVolumeSizeLimit: 1GB\nresources:\n  requests: {cpu: lots, memory: "-1Mi"}\n'),
+        'writableVolumeSizeLimit must be a Kubernetes quantity such as 500m or 256Mi, got "1GB"',
+        'resources.requests.cpu must be a Kubernetes quantity such as 500m or 256Mi, got "lots"',
+        'resources.requests.memory must be greater than zero, got "-1Mi"',
+      );
+      expectProblem(
+        () => withFile('resources:\n  limits: {cpu: [1]}\n'),
+        'resources.limits.cpu must be a Kubernetes quantity',
+      );
+    });
+
+    it('reports a default request above its default limit', () => {
+      expectProblem(
+        () => withFile('resources:\n  requests: {cpu: "1", memory: 2Gi}\n'),
+        'resources.requests.cpu (1) is above resources.limits.cpu (500m)',
+        'resources.requests.memory (2Gi) is above resources.limits.memory (512Mi)',
+      );
+    });
+
+    it('refuses 0 (root) and non-positive or non-integer ids', () => {
+      expectProblem(
+        () => withFile('runAsUser: 0\nrunAsGroup: -5\nfsGroup: 1.5\n'),
+        'runAsUser must not be 0 (root)',
+        'runAsGroup must be a positive integer up to 2147483647, got -5',
+        'fsGroup must be a positive integer up to 2147483647, got 1.5',
+      );
+      expectProblem(
+        () => loadConfig({ env: { POD_HARDENER_RUN_AS_USER: '0' } }),
+        'runAsUser must not be 0 (root)',
+      );
+      expectProblem(() => withFile('fsGroup: 4294967296\n'), 'fsGroup must be a positive integer');
+    });
+
+    it('reports an invalid mode and log level', () => {
+      expectProblem(
+        () => loadConfig({ argvFlags: { 'default-mode': 'block', 'log-level': 'trace' } }),
+        'defaultMode must be one of enforce, warn, audit, got "block" (from --default-mode)',
+        'logLevel must be one of error, warn, info, debug, got "trace" (from --log-level)',
+      );
+    });
+
+    it('reports a port out of range and says where it came from', () => {
+      expectProblem(
+        () => loadConfig({ argvFlags: { port: '70000' } }),
+        'port must be an integer from 0 to 65535, got "70000" (from --port)',
+      );
+      expectProblem(() => loadConfig({ env: { POD_HARDENER_PORT: 'http' } }), '(from env POD_HARDENER_PORT)');
+      expectProblem(
+        () => withFile('port: -1\n'),
+        'port must be an integer from 0 to 65535, got -1 (from /etc/ph.yaml: port)',
+      );
+    });
+
+    it('reports an annotationPrefix that is not a DNS subdomain', () => {
+      for (const bad of ['Pod-Hardener.io', 'pod_hardener.io', '-x.io', 'x.io/', 'a'.repeat(254)]) {
+        expectProblem(
+          () => loadConfig({ env: { POD_HARDENER_ANNOTATION_PREFIX: bad } }),
+          'annotationPrefix must be a valid DNS subdomain',
+        );
+      }
+      expect(
+        loadConfig({ env: { POD_HARDENER_ANNOTATION_PREFIX: 'a-b.c9.io' } }).engine.annotationPrefix,
+      ).to.equal('a-b.c9.io');
+    });
+
+    it('reports a certificate without a key and a key without a certificate', () => {
+      expectProblem(
+        () => loadConfig({ argvFlags: { 'tls-cert': '/c' } }),
+        'tlsCertFile is set but tlsKeyFile is not',
+      );
+      expectProblem(
+        () => loadConfig({ argvFlags: { 'tls-key': '/k' } }),
+        'tlsKeyFile is set but tlsCertFile is not',
+      );
+      const both = loadConfig({ argvFlags: { 'tls-cert': '/c', 'tls-key': '/k' } });
+      expect(both).to.deep.include({ tlsCertFile: '/c', tlsKeyFile: '/k' });
+    });
+
+    it('reports timing values that make no sense', () => {
+      expectProblem(
+        () =>
+          withFile(
+            'maxBodyBytes: 0\nnamespaceLookupTimeoutMs: 1.5\ntlsReloadIntervalSeconds: 0\nshutdownDelaySeconds: -1\n',
+          ),
+        'maxBodyBytes must be a positive integer, got 0',
+        'namespaceLookupTimeoutMs must be a positive integer, got 1.5',
+        'tlsReloadIntervalSeconds must be a number greater than 0, got 0',
+        'shutdownDelaySeconds must be a number of seconds, 0 or more, got -1',
+      );
+      expectProblem(
+        () => withFile('shutdownDelaySeconds: 30\nshutdownTimeoutSeconds: 20\n'),
+        'shutdownTimeoutSeconds (20) must be greater than shutdownDelaySeconds (30)',
+      );
+    });
+
+    it('reports empty strings for file paths', () => {
+      expectProblem(() => withFile('kubeconfig: ""\n'), 'kubeconfig must be a non-empty string');
+    });
+
+    it('lists every problem at once', () => {
+      const problems = problemsOf(() =>
+        withFile('port: 99999\nrunAsUser: 0\ndefaultMode: nope\nextra: 1\n', {
+          argvFlags: { 'tls-key': '/k' },
+        }),
+      );
+      expect(problems).to.have.length(5);
+      const err = (() => {
+        try {
+          withFile('port: 99999\n');
+        } catch (e) {
+          return e as Error;
+        }
+        return undefined;
+      })();
+      expect(err?.message).to.match(/^invalid configuration:\n {2}- port must be/);
+    });
+
+    it('reports an unreadable file, invalid YAML and a non-mapping document', () => {
+      expectProblem(
+        () => loadConfig({ argvFlags: { config: '/missing.yaml' }, readFile: filesFrom({}) }),
+        'cannot read config file /missing.yaml: ENOENT',
+      );
+      expectProblem(() => withFile('port: [1\n'), '/etc/ph.yaml: invalid YAML');
+      expectProblem(() => withFile('port: 1\nport: 2\n'), '/etc/ph.yaml: invalid YAML');
+      expectProblem(
+        () => withFile('- port\n'),
+        '/etc/ph.yaml: must be a YAML mapping of settings, got a list',
+      );
+      expectProblem(() => withFile('resources: 1\n'), 'resources must be a mapping with requests and limits');
+    });
+
+    it('accepts an empty file', () => {
+      expect(withFile('').port).to.equal(8443);
+      expect(withFile('# only a comment\n').port).to.equal(8443);
+    });
+  });
+});
