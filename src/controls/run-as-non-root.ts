@@ -10,6 +10,12 @@
  * by the kubelet under a pod-level runAsNonRoot. Then, and when a container opted out of this control,
  * the values go on each other container instead, and the root container is reported.
  *
+ * Reinvocation: when a later webhook injects a container with `runAsUser: 0` and no runAsNonRoot of
+ * its own into a pod whose pod-level `runAsNonRoot: true` came from our first pass (our `changes`
+ * annotation says so), that container would inherit our value and never start. It gets an explicit
+ * `runAsNonRoot: false`, which is reported like any root container. A pod-level value the user set is
+ * the user's, and stays in charge.
+ *
  * Windows pods: only runAsNonRoot (the API forbids runAsUser, runAsGroup and fsGroup there).
  */
 import type { Pod } from '../k8s/pod.js';
@@ -17,6 +23,22 @@ import { DraftRecorder, getPath } from './draft.js';
 import type { Control, ContainerRef, ControlContext } from './types.js';
 
 const POD = '/spec';
+const POD_RUN_AS_NON_ROOT = '/spec/securityContext/runAsNonRoot';
+
+/** Whether an earlier pass of ours set the pod-level runAsNonRoot, according to our own record. */
+function podRunAsNonRootWasOurs(pod: Pod, changesKey: string): boolean {
+  const record = pod.metadata?.annotations?.[changesKey];
+  if (record === undefined || !record.includes(POD_RUN_AS_NON_ROOT)) return false;
+  try {
+    const entries: unknown = JSON.parse(record);
+    return (
+      Array.isArray(entries) &&
+      entries.some((e) => (e as { path?: unknown } | null)?.path === POD_RUN_AS_NON_ROOT)
+    );
+  } catch {
+    return false;
+  }
+}
 
 function explicitRootReason(pod: Pod, ref: ContainerRef): string | undefined {
   const own = ref.container.securityContext;
@@ -43,6 +65,15 @@ export const runAsNonRoot: Control = {
       const reason = explicitRootReason(draft, ref);
       if (reason) rec.skip(ref.name, reason);
       else startable.push(ref);
+      const own = ref.container.securityContext;
+      const inheritsOurNonRoot =
+        own?.runAsUser === 0 &&
+        (own.runAsNonRoot ?? undefined) === undefined &&
+        draft.spec?.securityContext?.runAsNonRoot === true &&
+        podRunAsNonRootWasOurs(draft, policy.keys.changes);
+      if (inheritsOurNonRoot) {
+        rec.fill(ref.container, ref.pointer, ['securityContext', 'runAsNonRoot'], false, ref.name);
+      }
     }
     const podWide = ctx.podLevel && ctx.optedOut.length === 0 && startable.length === ctx.targets.length;
 
