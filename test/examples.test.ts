@@ -11,8 +11,8 @@ import { buildApp } from '../src/http/app.js';
 import { createMetrics } from '../src/http/metrics.js';
 import { createSilentLogger } from '../src/logger.js';
 
-const read = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8'));
+const read = (name: string): object =>
+  JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8')) as object;
 
 describe('README example', () => {
   it('returns the documented patch for the sample AdmissionReview', async () => {
