@@ -75,7 +75,7 @@ export const runAsNonRoot: Control = {
         rec.fill(ref.container, ref.pointer, ['securityContext', 'runAsNonRoot'], false, ref.name);
       }
     }
-    const podWide = ctx.podLevel && ctx.optedOut.length === 0 && startable.length === ctx.targets.length;
+    const podWide = ctx.podDefaults && startable.length === ctx.targets.length;
 
     if (podWide && ctx.targets.length > 0) {
       rec.fill(spec, POD, ['securityContext', 'runAsNonRoot'], true, 'pod');
@@ -99,7 +99,7 @@ export const runAsNonRoot: Control = {
     }
 
     // fsGroup changes volume ownership for every container, so a container that opted out keeps it off.
-    if (ctx.podLevel && !ctx.windows && ctx.optedOut.length === 0 && ctx.targets.length > 0) {
+    if (ctx.podDefaults && !ctx.windows && ctx.targets.length > 0) {
       rec.fill(spec, POD, ['securityContext', 'fsGroup'], policy.fsGroup, 'pod');
       rec.fill(spec, POD, ['securityContext', 'fsGroupChangePolicy'], 'OnRootMismatch', 'pod');
     }

@@ -32,7 +32,7 @@ export const seccompRuntimeDefault: Control = {
     const podProfileSet =
       (draft.spec?.securityContext?.seccompProfile ?? undefined) !== undefined ||
       annotations[POD_ANNOTATION] !== undefined;
-    const podWide = ctx.podLevel && ctx.optedOut.length === 0;
+    const podWide = ctx.podDefaults;
 
     if (!podProfileSet && podWide && ctx.targets.length > 0) {
       rec.fill(

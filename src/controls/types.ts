@@ -40,11 +40,15 @@ export interface ControlContext {
   readonly windows: boolean;
   /** In-scope containers this control applies to. */
   readonly targets: readonly ContainerRef[];
-  /**
-   * In-scope containers that opted out of this control. A pod-level default would reach them through
-   * inheritance, so a control that has any must work per container instead.
-   */
+  /** In-scope containers that opted out of this control. */
   readonly optedOut: readonly ContainerRef[];
+  /**
+   * Whether this control may set pod-level defaults. False for the ephemeral-containers subresource,
+   * and whenever any container name has opted out of this control, present or not: a pod-level
+   * default reaches every container through inheritance, including one another webhook injects
+   * later under an opted-out name.
+   */
+  readonly podDefaults: boolean;
 }
 
 export interface ControlResult {

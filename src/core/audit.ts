@@ -64,19 +64,24 @@ export function mergeChangesAnnotation(existing: string | undefined, changes: re
 
 function boundedJsonArray(entries: readonly ChangeEntry[], alreadyTruncated: number): string {
   const serialised = entries.map((e) => JSON.stringify(e));
-  const render = (count: number): string => {
-    const shown = serialised.slice(0, count);
-    const dropped = entries.length - count + alreadyTruncated;
-    if (dropped > 0) shown.push(JSON.stringify({ truncated: dropped }));
-    return `[${shown.join(',')}]`;
-  };
+  const sizes = serialised.map((text) => Buffer.byteLength(text));
+  const marker = (dropped: number): string => JSON.stringify({ truncated: dropped });
+  // Bytes of "[e0,e1,...,e(count-1)]" plus the marker when entries are dropped, computed from the end
+  // backwards in one pass: a 100-container pod has a thousand entries, and re-rendering per step is
+  // quadratic.
+  let prefixBytes = sizes.reduce((sum, n) => sum + n, 0);
   let count = entries.length;
-  let text = render(count);
-  while (Buffer.byteLength(text) > MAX_CHANGES_ANNOTATION_BYTES && count > 0) {
-    count--;
-    text = render(count);
+  for (; count >= 0; count--) {
+    if (count < entries.length) prefixBytes -= sizes[count] ?? 0;
+    const dropped = entries.length - count + alreadyTruncated;
+    const items = count + (dropped > 0 ? 1 : 0);
+    const total = 2 + prefixBytes + Math.max(items - 1, 0) + (dropped > 0 ? marker(dropped).length : 0);
+    if (total <= MAX_CHANGES_ANNOTATION_BYTES || count === 0) break;
   }
-  return text;
+  const shown = serialised.slice(0, count);
+  const dropped = entries.length - count + alreadyTruncated;
+  if (dropped > 0) shown.push(marker(dropped));
+  return `[${shown.join(',')}]`;
 }
 
 export function truncate(text: string, max: number): string {

@@ -5,7 +5,7 @@ import type { ControlId } from '../controls/ids.js';
 import type { Change, ContainerRef, Skip } from '../controls/types.js';
 import { visitContainers } from '../controls/visitor.js';
 import { isWindowsPod, type Pod } from '../k8s/pod.js';
-import { isControlEnabled, type ResolvedPolicy } from '../policy/resolve.js';
+import { hasContainerOptOut, isControlEnabled, type ResolvedPolicy } from '../policy/resolve.js';
 import { mergeChangesAnnotation } from './audit.js';
 import { checkRestricted, type Violation } from './pss.js';
 
@@ -55,7 +55,8 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     const targets: ContainerRef[] = [];
     const optedOut: ContainerRef[] = [];
     for (const ref of refs) (isControlEnabled(policy, control.id, ref.name) ? targets : optedOut).push(ref);
-    const result = control.apply(draft, { policy, podLevel, windows, targets, optedOut });
+    const podDefaults = podLevel && !hasContainerOptOut(policy, control.id);
+    const result = control.apply(draft, { policy, podLevel, windows, targets, optedOut, podDefaults });
     changes.push(...result.changes);
     skipped.push(...result.skipped);
   }

@@ -33,6 +33,12 @@ export function isControlEnabled(policy: ResolvedPolicy, control: ControlId, con
   return !(policy.disabledForContainer.get(container)?.has(control) ?? false);
 }
 
+/** Whether any container name, present in the pod or not, opted out of the control. */
+export function hasContainerOptOut(policy: ResolvedPolicy, control: ControlId): boolean {
+  for (const controls of policy.disabledForContainer.values()) if (controls.has(control)) return true;
+  return false;
+}
+
 export type NamespaceDecision =
   | { readonly optedIn: false }
   | {

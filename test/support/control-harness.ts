@@ -9,7 +9,12 @@ import type { Control, ControlContext, ControlResult, ContainerRef } from '../..
 import { visitContainers } from '../../src/controls/visitor.js';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../src/core/settings.js';
 import { isWindowsPod, type Pod } from '../../src/k8s/pod.js';
-import { isControlEnabled, resolvePolicy, type ResolvedPolicy } from '../../src/policy/resolve.js';
+import {
+  hasContainerOptOut,
+  isControlEnabled,
+  resolvePolicy,
+  type ResolvedPolicy,
+} from '../../src/policy/resolve.js';
 
 export interface ContextOptions {
   /** Engine settings on top of DEFAULT_ENGINE_SETTINGS; pod annotations still go through resolvePolicy. */
@@ -68,7 +73,8 @@ export function buildContext(control: Control, draft: Pod, options: ContextOptio
     const enabled = isControlEnabled(policy, control.id, ref.name) && !forcedOut.has(ref.name);
     (enabled ? targets : optedOut).push(ref);
   }
-  return { policy, podLevel, windows: isWindowsPod(draft), targets, optedOut };
+  const podDefaults = podLevel && optedOut.length === 0 && !hasContainerOptOut(policy, control.id);
+  return { policy, podLevel, windows: isWindowsPod(draft), targets, optedOut, podDefaults };
 }
 
 /** Runs a control on a copy of the pod, the way harden() does. */
