@@ -173,7 +173,10 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       mode,
       controls: result.controlsApplied,
       changes: result.changes.length,
-      violations: result.violations.length,
+      // Every residual violation and every deliberate skip, so the log holds what bounded warnings and
+      // audit annotations may have cut.
+      violations: [...new Set(result.violations.map((v) => `${v.check}:${v.target}`))],
+      skips: result.skipped.map((k) => `${k.control}:${k.target}: ${k.reason}`),
       optOuts: policy.optOuts,
       containers: result.scope.length,
     },
