@@ -10,9 +10,10 @@
  * by the kubelet under a pod-level runAsNonRoot. Then, and when a container opted out of this control,
  * the values go on each other container instead, and the root container is reported.
  *
- * Reinvocation: when a later webhook injects a container with `runAsUser: 0` and no runAsNonRoot of
- * its own into a pod whose pod-level `runAsNonRoot: true` came from our first pass (our `changes`
- * annotation says so), that container would inherit our value and never start. It gets an explicit
+ * Reinvocation: when a later webhook injects a container with `runAsUser: 0` (or the Windows
+ * `ContainerAdministrator` user) and no runAsNonRoot of its own into a pod whose pod-level
+ * `runAsNonRoot: true` came from our first pass (our `changes` annotation says so), that container
+ * would inherit our value and never start. It gets an explicit
  * `runAsNonRoot: false`, which is reported like any root container. A pod-level value the user set is
  * the user's, and stays in charge.
  *
@@ -66,9 +67,10 @@ export const runAsNonRoot: Control = {
       if (reason) rec.skip(ref.name, reason);
       else startable.push(ref);
       const own = ref.container.securityContext;
+      const ownRoot = own?.runAsUser === 0 || own?.windowsOptions?.runAsUserName === 'ContainerAdministrator';
       const inheritsOurNonRoot =
-        own?.runAsUser === 0 &&
-        (own.runAsNonRoot ?? undefined) === undefined &&
+        ownRoot &&
+        (own?.runAsNonRoot ?? undefined) === undefined &&
         draft.spec?.securityContext?.runAsNonRoot === true &&
         podRunAsNonRootWasOurs(draft, policy.keys.changes);
       if (inheritsOurNonRoot) {
