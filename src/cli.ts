@@ -184,6 +184,9 @@ async function serve(config: Config): Promise<void> {
     onLookupFailure: () => {
       metrics.namespaceLookupFailures.inc();
     },
+    onWatchRestart: () => {
+      metrics.namespaceWatchRestarts.inc();
+    },
   });
   started.stopNamespaces = () => {
     namespaces.stop();

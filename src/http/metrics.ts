@@ -26,6 +26,7 @@ export interface Metrics {
   readonly skippedReviews: Counter<'reason'>;
   readonly residualViolations: Counter<'check'>;
   readonly namespaceLookupFailures: Counter;
+  readonly namespaceWatchRestarts: Counter;
   readonly tlsReloads: Counter<'result'>;
   /** Records a review the engine completed. */
   recordReview(operation: OperationLabel, result: ReviewResult, durationSeconds: number): void;
@@ -79,6 +80,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Namespace lookups that failed or timed out, so the default mode applied.',
     registers: [registry],
   });
+  const namespaceWatchRestarts = new Counter({
+    name: 'pod_hardener_namespace_watch_restarts_total',
+    help: 'Times the namespace watch failed and was restarted; lookups meanwhile use the cache or a direct GET.',
+    registers: [registry],
+  });
   const tlsReloads = new Counter({
     name: 'pod_hardener_tls_reloads_total',
     help: 'Attempts to load a changed serving certificate, by result.',
@@ -90,6 +96,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   tlsReloads.inc({ result: 'success' }, 0);
   tlsReloads.inc({ result: 'failure' }, 0);
   namespaceLookupFailures.inc(0);
+  namespaceWatchRestarts.inc(0);
 
   return {
     registry,
@@ -99,6 +106,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     skippedReviews,
     residualViolations,
     namespaceLookupFailures,
+    namespaceWatchRestarts,
     tlsReloads,
     recordReview(operation, result, durationSeconds) {
       reviews.inc({ operation, outcome: result.outcome });

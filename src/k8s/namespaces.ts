@@ -31,6 +31,8 @@ export interface NamespaceSourceOptions {
   readonly logger: NamespaceSourceLogger;
   /** Called once per failed GET; concurrent lookups that shared that GET do not call it again. */
   readonly onLookupFailure: () => void;
+  /** Called each time the namespace watch fails and is scheduled for a restart. */
+  readonly onWatchRestart?: () => void;
 }
 
 export interface StoppableNamespaceSource extends NamespaceSource {
@@ -398,6 +400,7 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
         retryInMs,
         synced,
       });
+      options.onWatchRestart?.();
       restartTimer = setTimeout(() => {
         restartTimer = undefined;
         run();

@@ -32,6 +32,7 @@ interface LogLine {
 function recorder() {
   const lines: LogLine[] = [];
   let failures = 0;
+  let watchRestarts = 0;
   const logger = {
     info: (msg: string, meta?: object) => lines.push({ level: 'info', msg, meta }),
     warn: (msg: string, meta?: object) => lines.push({ level: 'warn', msg, meta }),
@@ -44,6 +45,10 @@ function recorder() {
       failures += 1;
     },
     failures: () => failures,
+    onWatchRestart: () => {
+      watchRestarts += 1;
+    },
+    watchRestarts: () => watchRestarts,
   };
 }
 
@@ -363,7 +368,13 @@ describe('k8s/namespaces', () => {
       rec: ReturnType<typeof recorder>,
       lookupTimeoutMs = 1000,
     ): NamespaceSourceOptions {
-      return { cluster, lookupTimeoutMs, logger: rec.logger, onLookupFailure: rec.onLookupFailure };
+      return {
+        cluster,
+        lookupTimeoutMs,
+        logger: rec.logger,
+        onLookupFailure: rec.onLookupFailure,
+        onWatchRestart: rec.onWatchRestart,
+      };
     }
 
     describe("'off'", () => {
@@ -488,6 +499,8 @@ describe('k8s/namespaces', () => {
         expect(restarts().map((l) => (l.meta as { retryInMs: number }).retryInMs)).to.deep.equal([
           1000, 2000,
         ]);
+        // One count per logged restart: this is what pod_hardener_namespace_watch_restarts_total reads.
+        expect(rec.watchRestarts()).to.equal(restarts().length);
         expect(source.synced()).to.equal(false);
       });
 
