@@ -11,6 +11,7 @@ import {
   type ResourceDefaults,
 } from './core/settings.js';
 import { LOG_LEVELS, isLogLevel, type LogLevel } from './logger.js';
+import { isJsonObject } from './util/json.js';
 import { compareQuantities, parseQuantity, type Quantity } from './util/quantity.js';
 
 /**
@@ -224,10 +225,6 @@ const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
   },
 };
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function unknownKeyProblem(origin: string, path: string, known: Iterable<string>): string {
   const lower = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
   const hint = [...known].find((k) => k.toLowerCase() === lower);
@@ -261,7 +258,7 @@ function readConfigFile(
     return;
   }
   if (root === null || root === undefined) return;
-  if (!isPlainObject(root)) {
+  if (!isJsonObject(root)) {
     problems.push(
       `${file}: must be a YAML mapping of settings, got ${Array.isArray(root) ? 'a list' : show(root)}`,
     );
@@ -282,7 +279,7 @@ function readConfigFile(
 
 function readResources(file: string, value: unknown, settings: Map<Key, Setting>, problems: string[]): void {
   if (value === null) return;
-  if (!isPlainObject(value)) {
+  if (!isJsonObject(value)) {
     problems.push(`${file}: resources must be a mapping with requests and limits, got ${show(value)}`);
     return;
   }
@@ -292,7 +289,7 @@ function readResources(file: string, value: unknown, settings: Map<Key, Setting>
       continue;
     }
     if (inner === null) continue;
-    if (!isPlainObject(inner)) {
+    if (!isJsonObject(inner)) {
       problems.push(`${file}: resources.${group} must be a mapping with cpu and memory, got ${show(inner)}`);
       continue;
     }

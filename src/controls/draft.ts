@@ -1,5 +1,6 @@
 import type { Change, Skip, Target } from './types.js';
 import type { ControlId } from './ids.js';
+import { isJsonObject, type JsonObject } from '../util/json.js';
 
 /** RFC 6901 escaping of one pointer segment. */
 export function escapePointerSegment(segment: string): string {
@@ -10,17 +11,11 @@ export function pointerOf(base: string, ...segments: (string | number)[]): strin
   return segments.reduce<string>((acc, s) => `${acc}/${escapePointerSegment(String(s))}`, base);
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** Reads a nested field; undefined when any step is missing. */
 export function getPath(root: unknown, keys: readonly string[]): unknown {
   let current: unknown = root;
   for (const key of keys) {
-    if (!isObject(current)) return undefined;
+    if (!isJsonObject(current)) return undefined;
     current = current[key];
   }
   return current;
@@ -41,13 +36,13 @@ export class DraftRecorder {
   fill(root: object, rootPointer: string, keys: readonly string[], value: unknown, target: Target): boolean {
     const existing = getPath(root, keys);
     if (existing !== undefined && existing !== null) return false;
-    let parent = root as Json;
+    let parent = root as JsonObject;
     for (const key of keys.slice(0, -1)) {
       const next = parent[key];
-      if (isObject(next)) {
+      if (isJsonObject(next)) {
         parent = next;
       } else {
-        const created: Json = {};
+        const created: JsonObject = {};
         parent[key] = created;
         parent = created;
       }

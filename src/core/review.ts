@@ -4,6 +4,7 @@ import type { EngineSettings, Mode } from './settings.js';
 import type { ControlId } from '../controls/ids.js';
 import { isHostProcessPod, isMirrorPod, type Pod } from '../k8s/pod.js';
 import { podShapeProblem } from '../k8s/pod-shape.js';
+import { isJsonObject } from '../util/json.js';
 import { decideNamespace, resolvePolicy } from '../policy/resolve.js';
 import { auditAnnotations, boundWarnings, violationWarnings, warning, wouldChangeWarnings } from './audit.js';
 import { harden, newEphemeralContainers } from './harden.js';
@@ -42,12 +43,9 @@ export interface ReviewDeps {
 
 export type ParsedReview = { readonly review: AdmissionReview } | { readonly error: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
 /** Validates the envelope, and the pod inside it when there is one; the message says what is wrong. */
 export function parseAdmissionReview(body: unknown): ParsedReview {
-  if (!isObject(body)) return { error: 'body must be a JSON object (an AdmissionReview)' };
+  if (!isJsonObject(body)) return { error: 'body must be a JSON object (an AdmissionReview)' };
   if (body.kind !== 'AdmissionReview') return { error: 'kind must be "AdmissionReview"' };
   if (body.apiVersion !== 'admission.k8s.io/v1') {
     return {
@@ -55,12 +53,12 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
     };
   }
   const request = body.request;
-  if (!isObject(request)) return { error: 'request must be an object' };
+  if (!isJsonObject(request)) return { error: 'request must be an object' };
   if (typeof request.uid !== 'string' || request.uid === '')
     return { error: 'request.uid must be a non-empty string' };
   if (typeof request.operation !== 'string') return { error: 'request.operation must be a string' };
   const kind = request.kind;
-  if (!isObject(kind) || typeof kind.kind !== 'string')
+  if (!isJsonObject(kind) || typeof kind.kind !== 'string')
     return { error: 'request.kind must be a GroupVersionKind' };
   if (
     kind.kind === 'Pod' &&

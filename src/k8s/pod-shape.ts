@@ -4,15 +4,13 @@
  * the controls as something they would trip on, and names the first offending field.
  */
 import { CONTAINER_LISTS } from './pod.js';
+import { isJsonObject, type JsonObject } from '../util/json.js';
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isAbsent = (v: unknown): boolean => v === undefined || v === null;
 
 function checkStringMap(value: unknown, where: string): string | undefined {
   if (isAbsent(value)) return undefined;
-  if (!isObject(value)) return `${where} must be an object`;
+  if (!isJsonObject(value)) return `${where} must be an object`;
   for (const [key, v] of Object.entries(value)) {
     if (typeof v !== 'string') return `${where}[${JSON.stringify(key)}] must be a string`;
   }
@@ -22,12 +20,12 @@ function checkStringMap(value: unknown, where: string): string | undefined {
 function checkObjectList(
   value: unknown,
   where: string,
-  each: (item: Json, where: string) => string | undefined,
+  each: (item: JsonObject, where: string) => string | undefined,
 ): string | undefined {
   if (isAbsent(value)) return undefined;
   if (!Array.isArray(value)) return `${where} must be an array`;
   for (const [i, item] of value.entries()) {
-    if (!isObject(item)) return `${where}[${i}] must be an object`;
+    if (!isJsonObject(item)) return `${where}[${i}] must be an object`;
     const problem = each(item, `${where}[${i}]`);
     if (problem) return problem;
   }
@@ -42,10 +40,10 @@ function checkStringList(value: unknown, where: string): string | undefined {
 }
 
 function checkOptionalObject(value: unknown, where: string): string | undefined {
-  return isAbsent(value) || isObject(value) ? undefined : `${where} must be an object`;
+  return isAbsent(value) || isJsonObject(value) ? undefined : `${where} must be an object`;
 }
 
-function checkContainer(c: Json, where: string): string | undefined {
+function checkContainer(c: JsonObject, where: string): string | undefined {
   if (typeof c.name !== 'string' || c.name === '') return `${where}.name must be a non-empty string`;
   const sc = c.securityContext;
   const problem =
@@ -56,21 +54,21 @@ function checkContainer(c: Json, where: string): string | undefined {
     ) ??
     checkObjectList(c.ports, `${where}.ports`, () => undefined);
   if (problem) return problem;
-  if (isObject(sc)) {
+  if (isJsonObject(sc)) {
     const caps = sc.capabilities;
     const capsProblem =
       checkOptionalObject(caps, `${where}.securityContext.capabilities`) ??
       checkOptionalObject(sc.seccompProfile, `${where}.securityContext.seccompProfile`) ??
       checkOptionalObject(sc.windowsOptions, `${where}.securityContext.windowsOptions`);
     if (capsProblem) return capsProblem;
-    if (isObject(caps)) {
+    if (isJsonObject(caps)) {
       return (
         checkStringList(caps.add, `${where}.securityContext.capabilities.add`) ??
         checkStringList(caps.drop, `${where}.securityContext.capabilities.drop`)
       );
     }
   }
-  if (isObject(c.resources)) {
+  if (isJsonObject(c.resources)) {
     return (
       checkOptionalObject(c.resources.requests, `${where}.resources.requests`) ??
       checkOptionalObject(c.resources.limits, `${where}.resources.limits`)
@@ -81,17 +79,17 @@ function checkContainer(c: Json, where: string): string | undefined {
 
 /** Returns a description of the first structural problem, or undefined for a usable pod. */
 export function podShapeProblem(object: unknown, where = 'object'): string | undefined {
-  if (!isObject(object)) return `${where} must be a Pod object`;
+  if (!isJsonObject(object)) return `${where} must be a Pod object`;
   const metadata = object.metadata;
   if (!isAbsent(metadata)) {
-    if (!isObject(metadata)) return `${where}.metadata must be an object`;
+    if (!isJsonObject(metadata)) return `${where}.metadata must be an object`;
     const problem =
       checkStringMap(metadata.annotations, `${where}.metadata.annotations`) ??
       checkStringMap(metadata.labels, `${where}.metadata.labels`);
     if (problem) return problem;
   }
   const spec = object.spec;
-  if (!isObject(spec)) return `${where}.spec must be an object`;
+  if (!isJsonObject(spec)) return `${where}.spec must be an object`;
   for (const list of CONTAINER_LISTS) {
     const problem = checkObjectList(spec[list], `${where}.spec.${list}`, checkContainer);
     if (problem) return problem;
