@@ -26,21 +26,6 @@ import type { Control, ContainerRef, ControlContext } from './types.js';
 const POD = '/spec';
 const POD_RUN_AS_NON_ROOT = '/spec/securityContext/runAsNonRoot';
 
-/** Whether an earlier pass of ours set the pod-level runAsNonRoot, according to our own record. */
-function podRunAsNonRootWasOurs(pod: Pod, changesKey: string): boolean {
-  const record = pod.metadata?.annotations?.[changesKey];
-  if (record === undefined || !record.includes(POD_RUN_AS_NON_ROOT)) return false;
-  try {
-    const entries: unknown = JSON.parse(record);
-    return (
-      Array.isArray(entries) &&
-      entries.some((e) => (e as { path?: unknown } | null)?.path === POD_RUN_AS_NON_ROOT)
-    );
-  } catch {
-    return false;
-  }
-}
-
 function explicitRootReason(pod: Pod, ref: ContainerRef): string | undefined {
   const own = ref.container.securityContext;
   const podContext = pod.spec?.securityContext;
@@ -72,7 +57,7 @@ export const runAsNonRoot: Control = {
         ownRoot &&
         (own?.runAsNonRoot ?? undefined) === undefined &&
         draft.spec?.securityContext?.runAsNonRoot === true &&
-        podRunAsNonRootWasOurs(draft, policy.keys.changes);
+        policy.earlierChanges.entries.some((e) => e.path === POD_RUN_AS_NON_ROOT);
       if (inheritsOurNonRoot) {
         rec.fill(ref.container, ref.pointer, ['securityContext', 'runAsNonRoot'], false, ref.name);
       }

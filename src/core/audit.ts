@@ -2,7 +2,9 @@
  * The audit trail in its three bounded forms: the `changes` annotation on the pod, the audit
  * annotations that land in the API server's audit log, and the admission warnings kubectl prints.
  */
-import type { Change, Skip } from '../controls/types.js';
+import type { ControlId } from '../controls/ids.js';
+import type { Change } from '../controls/types.js';
+import type { ChangeEntry, ChangesRecord } from '../policy/changes-record.js';
 import type { Violation } from './pss.js';
 
 /** Annotations count against the object's 256 KiB annotation budget; a few KiB is plenty for a record. */
@@ -12,54 +14,15 @@ export const MAX_WARNING_LENGTH = 255;
 export const MAX_WARNINGS = 40;
 const MAX_AUDIT_VALUE_LENGTH = 1024;
 
-export interface ChangeEntry {
-  control: string;
-  target: string;
-  path: string;
-  value: unknown;
-}
-
-interface TruncationMarker {
-  truncated: number;
-}
-
-function isChangeEntry(value: unknown): value is ChangeEntry {
-  if (value === null || typeof value !== 'object') return false;
-  const entry = value as Record<string, unknown>;
-  return (
-    typeof entry.control === 'string' && typeof entry.target === 'string' && typeof entry.path === 'string'
-  );
-}
-
-function isTruncationMarker(value: unknown): value is TruncationMarker {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as TruncationMarker).truncated === 'number'
-  );
-}
-
 /**
  * Appends this pass's changes to the record of earlier passes (reinvocation hardens containers another
  * webhook added after us). Past the size bound the newest entries are replaced by a count, so the record
- * stays exact about how many changes it does not show. An unreadable earlier value is replaced.
+ * stays exact about how many changes it does not show.
  */
-export function mergeChangesAnnotation(existing: string | undefined, changes: readonly Change[]): string {
-  const entries: ChangeEntry[] = [];
-  let truncated = 0;
-  if (existing !== undefined) {
-    try {
-      const parsed: unknown = JSON.parse(existing);
-      if (Array.isArray(parsed)) {
-        for (const item of parsed) {
-          if (isChangeEntry(item)) entries.push(item);
-          else if (isTruncationMarker(item)) truncated += item.truncated;
-        }
-      }
-    } catch {
-      // Not ours to keep: the annotation key is ours, and an unparseable value cannot be audited anyway.
-    }
-  }
+export function mergeChangesAnnotation(earlier: ChangesRecord, changes: readonly Change[]): string {
+  const entries: ChangeEntry[] = [...earlier.entries];
   for (const { control, target, path, value } of changes) entries.push({ control, target, path, value });
-  return boundedJsonArray(entries, truncated);
+  return boundedJsonArray(entries, earlier.truncated);
 }
 
 function boundedJsonArray(entries: readonly ChangeEntry[], alreadyTruncated: number): string {
@@ -156,8 +119,8 @@ export function boundWarnings(warnings: readonly string[]): string[] {
 
 export interface AuditSummary {
   readonly mode: string;
-  readonly changes: readonly Change[];
-  readonly skipped: readonly Skip[];
+  readonly changes: number;
+  readonly changesByControl: Readonly<Partial<Record<ControlId, number>>>;
   readonly violations: readonly Violation[];
   readonly optOuts: readonly string[];
   readonly patched: boolean;
@@ -168,16 +131,15 @@ export interface AuditSummary {
  * audit log of the request, so they are short, flat strings.
  */
 export function auditAnnotations(summary: AuditSummary): Record<string, string> {
-  const counts = new Map<string, number>();
-  for (const change of summary.changes) counts.set(change.control, (counts.get(change.control) ?? 0) + 1);
   const result: Record<string, string> = {
     mode: summary.mode,
     patched: String(summary.patched),
-    changes: String(summary.changes.length),
+    changes: String(summary.changes),
   };
-  if (counts.size > 0) {
+  const counts = Object.entries(summary.changesByControl);
+  if (counts.length > 0) {
     result['controls'] = truncate(
-      [...counts].map(([control, n]) => `${control}=${n}`).join(','),
+      counts.map(([control, n]) => `${control}=${String(n)}`).join(','),
       MAX_AUDIT_VALUE_LENGTH,
     );
   }

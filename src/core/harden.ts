@@ -1,7 +1,6 @@
 import jsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { CONTROLS } from '../controls/index.js';
-import type { ControlId } from '../controls/ids.js';
 import type { Change, ContainerRef, Skip } from '../controls/types.js';
 import { visitContainers } from '../controls/visitor.js';
 import { isWindowsPod, type Pod } from '../k8s/pod.js';
@@ -20,16 +19,17 @@ export interface HardenOptions {
 export interface HardenResult {
   /** The hardened copy; the input pod is never modified. */
   readonly draft: Pod;
-  /** RFC 6902 operations turning the input into the draft; empty when nothing changed. */
+  /**
+   * RFC 6902 operations turning the input into the draft: what the response carries. Empty when
+   * nothing changed, and in warn and audit modes, which never patch.
+   */
   readonly patch: Operation[];
+  /** Every field set (enforce) or that would be set (warn, audit), in control order. */
   readonly changes: readonly Change[];
   readonly skipped: readonly Skip[];
   /** Pod Security "restricted" violations left in the draft, for the hardened scope. */
   readonly violations: readonly Violation[];
-  /** Controls that changed at least one field, in registration order. */
-  readonly controlsApplied: readonly ControlId[];
-  /** The containers that were in scope (names), for logs. */
-  readonly scope: readonly string[];
+  readonly containersInScope: number;
 }
 
 /**
@@ -41,53 +41,47 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
   const draft = structuredClone(pod);
   if (!draft.spec) throw new Error('pod has no spec');
   const podLevel = options.oldPod === undefined;
-  const inScope = scopeFilter(options.oldPod);
+  const added = options.oldPod && new Set(newEphemeralContainers(pod, options.oldPod));
+  // Controls change containers in place and only append to lists, so these refs stay valid throughout.
+  const scope = visitContainers(draft, (list, container) =>
+    added ? list === 'ephemeralContainers' && added.has(container.name) : true,
+  );
   const windows = isWindowsPod(draft);
   const changes: Change[] = [];
   const skipped: Skip[] = [];
 
   for (const control of CONTROLS) {
     if (policy.disabledControls.has(control.id)) continue;
-    const refs = visitContainers(draft, (list, container) => {
-      if (list === 'ephemeralContainers' && !control.coversEphemeralContainers) return false;
-      return inScope(list, container.name);
-    });
     const targets: ContainerRef[] = [];
     const optedOut: ContainerRef[] = [];
-    for (const ref of refs) (isControlEnabled(policy, control.id, ref.name) ? targets : optedOut).push(ref);
+    for (const ref of scope) {
+      if (ref.list === 'ephemeralContainers' && !control.coversEphemeralContainers) continue;
+      (isControlEnabled(policy, control.id, ref.name) ? targets : optedOut).push(ref);
+    }
     const podDefaults = podLevel && !hasContainerOptOut(policy, control.id);
     const result = control.apply(draft, { policy, podLevel, windows, targets, optedOut, podDefaults });
     changes.push(...result.changes);
     skipped.push(...result.skipped);
   }
 
+  const enforce = policy.mode === 'enforce';
   // Annotations cannot change through the ephemeral-containers subresource; the audit annotations
   // and the log carry the record there.
-  if (podLevel && changes.length > 0) {
+  if (enforce && podLevel && changes.length > 0) {
     const annotations = (draft.metadata ??= {}).annotations ?? {};
-    annotations[policy.keys.changes] = mergeChangesAnnotation(annotations[policy.keys.changes], changes);
+    annotations[policy.keys.changes] = mergeChangesAnnotation(policy.earlierChanges, changes);
     if (policy.optOuts.length > 0) annotations[policy.keys.optOuts] = policy.optOuts.join(',');
     draft.metadata.annotations = annotations;
   }
 
-  const patch = jsonPatch.compare(pod, draft);
-  const scopeRefs = visitContainers(draft, (list, container) => inScope(list, container.name));
-  const controlsApplied = [...new Set(changes.map((c) => c.control))];
   return {
     draft,
-    patch,
+    patch: enforce ? jsonPatch.compare(pod, draft) : [],
     changes,
     skipped,
-    violations: checkRestricted(draft, scopeRefs, podLevel),
-    controlsApplied,
-    scope: scopeRefs.map((r) => r.name),
+    violations: checkRestricted(draft, scope, podLevel),
+    containersInScope: scope.length,
   };
-}
-
-function scopeFilter(oldPod: Pod | undefined): (list: string, name: string) => boolean {
-  if (oldPod === undefined) return () => true;
-  const existing = new Set((oldPod.spec?.ephemeralContainers ?? []).map((c) => c.name));
-  return (list, name) => list === 'ephemeralContainers' && !existing.has(name);
 }
 
 /** Names of ephemeral containers the UPDATE adds; empty means there is nothing to harden. */

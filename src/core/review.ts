@@ -30,8 +30,6 @@ export interface ReviewResult {
   readonly changesByControl: Readonly<Partial<Record<ControlId, number>>>;
   /** Pod Security "restricted" checks still failing after hardening, one entry per failing check. */
   readonly residualViolations: readonly string[];
-  /** Set when the namespace could not be looked up and the default mode was used. */
-  readonly namespaceLookupFailure?: string;
   /** Fields for the one structured log line per review (never whole objects). */
   readonly logFields: Readonly<Record<string, unknown>>;
 }
@@ -130,7 +128,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
   const result = harden(pod, policy, oldPod ? { oldPod } : {});
 
   const mode = policy.mode;
-  const patched = mode === 'enforce' && result.patch.length > 0;
+  const patched = result.patch.length > 0;
   const outcome: ReviewOutcomeKind =
     mode === 'warn' ? 'warned' : mode === 'audit' ? 'audited' : patched ? 'patched' : 'unchanged';
 
@@ -147,36 +145,35 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
     ];
     if (warnings.length > 0) response.warnings = boundWarnings(warnings);
   }
+  const changesByControl: Partial<Record<ControlId, number>> = {};
+  for (const change of result.changes)
+    changesByControl[change.control] = (changesByControl[change.control] ?? 0) + 1;
   response.auditAnnotations = auditAnnotations({
     mode,
-    changes: result.changes,
-    skipped: result.skipped,
+    changes: result.changes.length,
+    changesByControl,
     violations: result.violations,
     optOuts: policy.optOuts,
     patched,
   });
 
-  const changesByControl: Partial<Record<ControlId, number>> = {};
-  for (const change of result.changes)
-    changesByControl[change.control] = (changesByControl[change.control] ?? 0) + 1;
   return {
     response,
     outcome,
     mode,
     changesByControl,
     residualViolations: result.violations.map((v) => v.check),
-    ...(lookupFailure !== undefined ? { namespaceLookupFailure: lookupFailure } : {}),
     logFields: {
       ...logFields,
       mode,
-      controls: result.controlsApplied,
+      controls: Object.keys(changesByControl),
       changes: result.changes.length,
       // Every residual violation and every deliberate skip, so the log holds what bounded warnings and
       // audit annotations may have cut.
       violations: [...new Set(result.violations.map((v) => `${v.check}:${v.target}`))],
       skips: result.skipped.map((k) => `${k.control}:${k.target}: ${k.reason}`),
       optOuts: policy.optOuts,
-      containers: result.scope.length,
+      containers: result.containersInScope,
     },
   };
 }

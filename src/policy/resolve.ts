@@ -4,6 +4,7 @@ import type { NamespaceLookup } from '../core/namespaces.js';
 import { isMode, type EngineSettings, type Mode, type ResourceDefaults } from '../core/settings.js';
 import type { Pod } from '../k8s/pod.js';
 import { CONTAINER_LISTS } from '../k8s/pod.js';
+import { parseChangesRecord, type ChangesRecord } from './changes-record.js';
 import { keysFor, type Keys } from './keys.js';
 
 /** Everything the controls need to know, resolved once per review from config, namespace and pod. */
@@ -23,6 +24,8 @@ export interface ResolvedPolicy {
   readonly resources: ResourceDefaults;
   /** Opt-outs that were honoured, in annotation order, as written (`control` or `container/control`). */
   readonly optOuts: readonly string[];
+  /** What earlier passes of ours recorded in the `changes` annotation (reinvocation). */
+  readonly earlierChanges: ChangesRecord;
   /** Problems with annotations: reported to the user, never a failure. */
   readonly warnings: readonly string[];
 }
@@ -181,6 +184,7 @@ export function resolvePolicy(
       writableVolumeSizeLimit: settings.writableVolumeSizeLimit,
       resources: settings.resources,
       optOuts,
+      earlierChanges: parseChangesRecord(annotations[keys.changes]),
       warnings,
     },
   };

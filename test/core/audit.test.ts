@@ -15,6 +15,11 @@ import {
   type AuditSummary,
 } from '../../src/core/audit.js';
 import type { Violation } from '../../src/core/pss.js';
+import { parseChangesRecord } from '../../src/policy/changes-record.js';
+
+/** The merge as harden() runs it: the earlier annotation text is parsed once, by the policy. */
+const merge = (existing: string | undefined, changes: readonly Change[]): string =>
+  mergeChangesAnnotation(parseChangesRecord(existing), changes);
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
@@ -56,51 +61,51 @@ describe('core/audit', () => {
   describe('mergeChangesAnnotation', () => {
     it('writes a JSON array of field-level changes', () => {
       const changes = [change('/spec/securityContext/runAsNonRoot', true, 'pod'), change('/a~1b', { x: 1 })];
-      expect(parse(mergeChangesAnnotation(undefined, changes))).to.deep.equal(changes.map(asEntry));
+      expect(parse(merge(undefined, changes))).to.deep.equal(changes.map(asEntry));
     });
 
     it('records only control, target, path and value', () => {
       const extra = { ...change('/p'), internal: 'no' } as Change;
-      expect(parse(mergeChangesAnnotation(undefined, [extra]))).to.deep.equal([asEntry(extra)]);
+      expect(parse(merge(undefined, [extra]))).to.deep.equal([asEntry(extra)]);
     });
 
     // Reinvocation: the second pass hardens containers another webhook added after us.
     it('appends to the record of an earlier pass', () => {
       const first = [change('/spec/securityContext/runAsNonRoot', true, 'pod')];
       const second = [change('/spec/containers/1/securityContext/capabilities/drop', ['ALL'], 'istio-proxy')];
-      const merged = mergeChangesAnnotation(mergeChangesAnnotation(undefined, first), second);
+      const merged = merge(merge(undefined, first), second);
       expect(parse(merged)).to.deep.equal([...first, ...second].map(asEntry));
     });
 
     for (const garbage of ['not json', '{"control":"x"}', '"a string"', 'null', '']) {
       it(`replaces an unreadable earlier value ${JSON.stringify(garbage)}`, () => {
         const changes = [change('/p')];
-        expect(parse(mergeChangesAnnotation(garbage, changes))).to.deep.equal(changes.map(asEntry));
+        expect(parse(merge(garbage, changes))).to.deep.equal(changes.map(asEntry));
       });
     }
 
     it('drops unreadable items of an earlier array and keeps readable ones', () => {
       const kept = { control: 'run-as-non-root', target: 'pod', path: '/x', value: 1 };
       const existing = JSON.stringify([1, 'x', null, { control: 1, target: 'a', path: '/p' }, kept]);
-      const merged = parse(mergeChangesAnnotation(existing, [change('/p')]));
+      const merged = parse(merge(existing, [change('/p')]));
       expect(merged).to.deep.equal([kept, asEntry(change('/p'))]);
     });
 
     it('stays exact below the byte bound: no marker when everything fits', () => {
       const changes = manyChanges(10);
-      const merged = mergeChangesAnnotation(undefined, changes);
+      const merged = merge(undefined, changes);
       expect(parse(merged)).to.deep.equal(changes.map(asEntry));
     });
 
     it('truncates the newest entries past MAX_CHANGES_ANNOTATION_BYTES with an exact count', () => {
       const changes = manyChanges(200);
-      const shown = expectBoundedPrefix(mergeChangesAnnotation(undefined, changes), changes.map(asEntry));
+      const shown = expectBoundedPrefix(merge(undefined, changes), changes.map(asEntry));
       expect(shown).to.be.greaterThan(0);
     });
 
     it('uses the space well: one more entry would not have fitted', () => {
       const changes = manyChanges(200);
-      const merged = mergeChangesAnnotation(undefined, changes);
+      const merged = merge(undefined, changes);
       const shown = expectBoundedPrefix(merged, changes.map(asEntry));
       const items = parse(merged);
       const denser = [
@@ -112,19 +117,19 @@ describe('core/audit', () => {
     });
 
     it('fits a record of exactly MAX_CHANGES_ANNOTATION_BYTES bytes, and truncates one byte more', () => {
-      const overhead = Buffer.byteLength(mergeChangesAnnotation(undefined, [change('/p', '')]));
+      const overhead = Buffer.byteLength(merge(undefined, [change('/p', '')]));
       const exact = change('/p', 'v'.repeat(MAX_CHANGES_ANNOTATION_BYTES - overhead));
-      const fits = mergeChangesAnnotation(undefined, [exact]);
+      const fits = merge(undefined, [exact]);
       expect(Buffer.byteLength(fits)).to.equal(MAX_CHANGES_ANNOTATION_BYTES);
       expect(parse(fits)).to.deep.equal([asEntry(exact)]);
       const over = change('/p', 'v'.repeat(MAX_CHANGES_ANNOTATION_BYTES - overhead + 1));
-      expect(parse(mergeChangesAnnotation(undefined, [over]))).to.deep.equal([{ truncated: 1 }]);
+      expect(parse(merge(undefined, [over]))).to.deep.equal([{ truncated: 1 }]);
     });
 
     it('bounds bytes, not characters', () => {
       // 3000 characters, 6000 bytes: one fits, two do not.
       const wide = [change('/a', 'é'.repeat(3000)), change('/b', 'é'.repeat(3000))];
-      const merged = mergeChangesAnnotation(undefined, wide);
+      const merged = merge(undefined, wide);
       expect(merged.length).to.be.below(MAX_CHANGES_ANNOTATION_BYTES);
       expectBoundedPrefix(merged, wide.map(asEntry));
       expect(parse(merged)).to.have.length(2);
@@ -132,7 +137,7 @@ describe('core/audit', () => {
 
     it('accumulates the count of an earlier truncation when nothing new is dropped', () => {
       const earlier = JSON.stringify([asEntry(change('/a')), { truncated: 5 }]);
-      expect(parse(mergeChangesAnnotation(earlier, [change('/b')]))).to.deep.equal([
+      expect(parse(merge(earlier, [change('/b')]))).to.deep.equal([
         asEntry(change('/a')),
         asEntry(change('/b')),
         { truncated: 5 },
@@ -141,11 +146,11 @@ describe('core/audit', () => {
 
     it('adds newly dropped entries to the earlier truncation count', () => {
       const first = manyChanges(200);
-      const firstRecord = mergeChangesAnnotation(undefined, first);
+      const firstRecord = merge(undefined, first);
       const firstShown = expectBoundedPrefix(firstRecord, first.map(asEntry));
 
       const second = manyChanges(30);
-      const merged = mergeChangesAnnotation(firstRecord, second);
+      const merged = merge(firstRecord, second);
       const all = [...first.slice(0, firstShown), ...second].map(asEntry);
       expectBoundedPrefix(merged, all, first.length - firstShown);
       // Nothing is lost from the count over two passes.
@@ -156,10 +161,7 @@ describe('core/audit', () => {
 
     it('sums several earlier markers', () => {
       const earlier = JSON.stringify([{ truncated: 2 }, asEntry(change('/a')), { truncated: 3 }]);
-      expect(parse(mergeChangesAnnotation(earlier, []))).to.deep.equal([
-        asEntry(change('/a')),
-        { truncated: 5 },
-      ]);
+      expect(parse(merge(earlier, []))).to.deep.equal([asEntry(change('/a')), { truncated: 5 }]);
     });
   });
 
@@ -299,8 +301,8 @@ describe('core/audit', () => {
   describe('auditAnnotations', () => {
     const base: AuditSummary = {
       mode: 'enforce',
-      changes: [],
-      skipped: [],
+      changes: 0,
+      changesByControl: {},
       violations: [],
       optOuts: [],
       patched: false,
@@ -310,16 +312,13 @@ describe('core/audit', () => {
       expect(auditAnnotations(base)).to.deep.equal({ mode: 'enforce', patched: 'false', changes: '0' });
     });
 
-    it('counts changes per control in first-seen order, dedupes violations, lists opt-outs', () => {
+    it('lists counts per control in the given order, dedupes violations, lists opt-outs', () => {
       const annotations = auditAnnotations({
         ...base,
         mode: 'warn',
         patched: true,
-        changes: [
-          change('/a', true, 'pod', 'seccomp-runtime-default'),
-          change('/b', true, 'app'),
-          change('/c', true, 'pod'),
-        ],
+        changes: 3,
+        changesByControl: { 'seccomp-runtime-default': 1, 'run-as-non-root': 2 },
         violations: [
           { check: 'run-as-user', target: 'root', detail: 'x' },
           { check: 'run-as-user', target: 'root', detail: 'y' },
