@@ -18,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pod, Volume } from '../k8s/pod.js';
+import { normaliseMountPath } from '../policy/resolve.js';
 import { DraftRecorder } from './draft.js';
 import type { Control, ControlContext } from './types.js';
 
@@ -42,10 +43,6 @@ export function volumeBaseName(path: string): string {
   const hash = createHash('sha256').update(path).digest('hex').slice(0, 8);
   const head = slug.slice(0, room).replace(/-+$/, '');
   return `${VOLUME_NAME_PREFIX}${head === '' ? 'path' : head}--${hash}`;
-}
-
-function trimSlash(mountPath: string): string {
-  return mountPath.length > 1 ? mountPath.replace(/\/+$/, '') : mountPath;
 }
 
 export const readOnlyRootFilesystem: Control = {
@@ -98,9 +95,12 @@ export const readOnlyRootFilesystem: Control = {
       if (explicit !== true) {
         rec.fill(ref.container, ref.pointer, ['securityContext', 'readOnlyRootFilesystem'], true, ref.name);
       }
+      // Normalised the way the writable paths are, so `/tmp/` or `/var//run` count as already mounted.
+      const mounted = new Set(
+        (ref.container.volumeMounts ?? []).map((m) => normaliseMountPath(m.mountPath) ?? m.mountPath),
+      );
       for (const path of ctx.policy.writablePaths) {
-        const mounted = (ref.container.volumeMounts ?? []).some((m) => trimSlash(m.mountPath) === path);
-        if (mounted) continue;
+        if (mounted.has(path)) continue;
         const volume = volumeFor(path);
         if (volume === undefined) {
           rec.skip(ref.name, `no writable volume for ${path}: volumes cannot be added to a running pod`);

@@ -66,6 +66,16 @@ const rows: ControlRow[] = [
     expectChanges: [{ target: 'app', path: roOf('/spec/containers/0'), value: true }],
   },
   {
+    name: 'container mounts //tmp/./ : the same path once normalised, respected',
+    pod: {
+      spec: {
+        volumes: [{ name: 'scratch', emptyDir: {} }],
+        containers: [{ name: 'app', volumeMounts: [mount('scratch', '//tmp/./')] }],
+      },
+    },
+    expectChanges: [{ target: 'app', path: roOf('/spec/containers/0'), value: true }],
+  },
+  {
     name: 'a mount below /tmp is not a mount at /tmp',
     pod: {
       spec: {
