@@ -124,13 +124,31 @@ export interface AuditSummary {
   readonly violations: readonly Violation[];
   readonly optOuts: readonly string[];
   readonly patched: boolean;
+  /** A CREATE whose pod already carries our changes record: normally the reinvocation pass. */
+  readonly laterPass: boolean;
 }
+
+/** Key prefix of a later pass's audit annotations; see auditAnnotations. */
+export const LATER_PASS_PREFIX = 'reinvocation-';
 
 /**
  * Audit annotations. The API server prefixes each key with the webhook's name and writes them to the
  * audit log of the request, so they are short, flat strings.
+ *
+ * Both passes of a reinvoked webhook write into the same request's audit event, and the API server
+ * drops (with only a log line of its own) any key a later pass sets to a different value. So a later
+ * pass uses keys of its own; without that, the audit log would never show the hardening of a sidecar
+ * another webhook injected after us.
  */
 export function auditAnnotations(summary: AuditSummary): Record<string, string> {
+  const annotations = firstPassAuditAnnotations(summary);
+  if (!summary.laterPass) return annotations;
+  return Object.fromEntries(
+    Object.entries(annotations).map(([key, value]) => [LATER_PASS_PREFIX + key, value]),
+  );
+}
+
+function firstPassAuditAnnotations(summary: AuditSummary): Record<string, string> {
   const result: Record<string, string> = {
     mode: summary.mode,
     patched: String(summary.patched),

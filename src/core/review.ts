@@ -155,6 +155,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
     violations: result.violations,
     optOuts: policy.optOuts,
     patched,
+    laterPass: isCreate && (policy.earlierChanges.entries.length > 0 || policy.earlierChanges.truncated > 0),
   });
 
   return {

@@ -306,10 +306,28 @@ describe('core/audit', () => {
       violations: [],
       optOuts: [],
       patched: false,
+      laterPass: false,
     };
 
     it('always has mode, patched and changes; the rest only when there is something to say', () => {
       expect(auditAnnotations(base)).to.deep.equal({ mode: 'enforce', patched: 'false', changes: '0' });
+    });
+
+    it('gives a later pass keys of its own, because the API server refuses to overwrite the first pass', () => {
+      expect(
+        auditAnnotations({
+          ...base,
+          laterPass: true,
+          patched: true,
+          changes: 2,
+          changesByControl: { 'default-resources': 2 },
+        }),
+      ).to.deep.equal({
+        'reinvocation-mode': 'enforce',
+        'reinvocation-patched': 'true',
+        'reinvocation-changes': '2',
+        'reinvocation-controls': 'default-resources=2',
+      });
     });
 
     it('lists counts per control in the given order, dedupes violations, lists opt-outs', () => {
