@@ -1,0 +1,70 @@
+/**
+ * Root hooks of the end-to-end suite: build (or reuse) the control plane binaries, start etcd,
+ * kube-apiserver and kube-controller-manager on loopback in a temporary directory, install the
+ * webhook from manifests/, and tear all of it down afterwards, also when a scenario failed.
+ * E2E_KEEP=1 keeps the directory (logs, audit log, kubeconfigs) for a post-mortem.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from './support/cluster.js';
+import { setContext, e2e } from './support/context.js';
+import { startControlPlane, type ControlPlane } from './support/control-plane.js';
+import { recordPidsIn, waitFor } from './support/processes.js';
+import { installWebhook } from './support/webhook.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let dir: string | undefined;
+let controlPlane: ControlPlane | undefined;
+
+function binDirectory(): string {
+  const fromEnv = process.env.E2E_BIN_DIR;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return execFileSync('bash', [path.join(repoRoot, 'test/e2e/k8s/build.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context): Promise<void> {
+    this.timeout(45 * 60_000);
+    const binDir = binDirectory();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-e2e-'));
+    recordPidsIn(process.env.E2E_PID_FILE ?? path.join(dir, 'pids'));
+    process.stderr.write(`e2e: run directory ${dir}\n`);
+    const started = Date.now();
+    controlPlane = await startControlPlane(binDir, dir);
+    const cluster = connect(binDir, controlPlane.adminKubeconfig);
+    await waitFor(
+      'the controller manager to create the default ServiceAccount',
+      async () =>
+        (await cluster.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata
+          ?.name,
+      { timeoutMs: 60_000 },
+    );
+    const webhook = await installWebhook(cluster, controlPlane, {
+      repoRoot,
+      // Short enough that the suite runs across serving-certificate rotations (see install.e2e.ts).
+      configOverrides: { tlsServingCertValiditySeconds: 60 },
+    });
+    setContext({ repoRoot, binDir, controlPlane, cluster, webhook });
+    process.stderr.write(`e2e: control plane and webhook up in ${Date.now() - started} ms\n`);
+  },
+  async afterAll(this: Mocha.Context): Promise<void> {
+    this.timeout(60_000);
+    try {
+      await e2e().webhook.stop();
+    } catch {
+      // never started
+    }
+    setContext(undefined);
+    await controlPlane?.stop();
+    if (dir !== undefined) {
+      if (process.env.E2E_KEEP === '1') process.stderr.write(`e2e: kept ${dir}\n`);
+      else rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
