@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from './support/cluster.js';
 import { setContext, e2e } from './support/context.js';
 import { startControlPlane, type ControlPlane } from './support/control-plane.js';
-import { recordPidsIn, waitFor } from './support/processes.js';
+import { recordPidsIn, removeOnInterrupt, waitFor } from './support/processes.js';
 import { installWebhook } from './support/webhook.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,6 +34,7 @@ export const mochaHooks = {
     const binDir = binDirectory();
     dir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-e2e-'));
     recordPidsIn(process.env.E2E_PID_FILE ?? path.join(dir, 'pids'));
+    if (process.env.E2E_KEEP !== '1') removeOnInterrupt(dir);
     process.stderr.write(`e2e: run directory ${dir}\n`);
     const started = Date.now();
     controlPlane = await startControlPlane(binDir, dir);
@@ -65,6 +66,7 @@ export const mochaHooks = {
     if (dir !== undefined) {
       if (process.env.E2E_KEEP === '1') process.stderr.write(`e2e: kept ${dir}\n`);
       else rmSync(dir, { recursive: true, force: true });
+      removeOnInterrupt(undefined);
     }
   },
 };

@@ -4,7 +4,7 @@
  * the suite ends, fails or is interrupted, so a run never leaves a control plane behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -21,10 +21,16 @@ export interface ManagedProcess {
 
 const running = new Set<ChildProcess>();
 let pidFile: string | undefined;
+let runDirectory: string | undefined;
 
 /** Every PID is also written here, so the shell wrapper can kill what a crashed suite left behind. */
 export function recordPidsIn(file: string): void {
   pidFile = file;
+}
+
+/** The run's temporary directory, removed with the processes when the suite is interrupted. */
+export function removeOnInterrupt(dir: string | undefined): void {
+  runDirectory = dir;
 }
 
 function killAllNow(): void {
@@ -36,6 +42,8 @@ function killAllNow(): void {
     }
   }
   running.clear();
+  if (runDirectory !== undefined) rmSync(runDirectory, { recursive: true, force: true });
+  runDirectory = undefined;
 }
 
 process.once('exit', killAllNow);
