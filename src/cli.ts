@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONFIG_FILE_ENV, CONFIG_FLAGS, ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './http/app.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, type Metrics } from './http/metrics.js';
 import { startServer, type RunningServer } from './http/server.js';
-import { createNamespaceSource } from './k8s/namespaces.js';
+import { createNamespaceSource, loadKubeConfig } from './k8s/namespaces.js';
 import { createLogger, type Logger } from './logger.js';
+import { servingNames } from './tls/rotation.js';
+import { startSelfManagedTls, type SelfManagedTls } from './tls/self-managed.js';
 import { writeSelfSignedCertificate } from './tls/self-signed.js';
 
 const EXIT_USAGE = 2;
@@ -21,9 +23,18 @@ Kubernetes mutating admission webhook that hardens pods with secure defaults.
 
 Options for serve:
   --port PORT           HTTPS port (default 8443)
+  --tls-mode MODE       where the serving certificate comes from:
+                          files         --tls-cert and --tls-key (the default
+                                        when they are given)
+                          self-signed   generated for localhost into a temp
+                                        dir (the default otherwise)
+                          self-managed  a CA and certificate kept in a Secret
+                                        of the webhook's namespace, rotated,
+                                        and written into the webhook
+                                        configuration's caBundle (needs a
+                                        cluster and the namespace key)
   --tls-cert FILE       serving certificate (PEM); reloaded when it changes
-  --tls-key FILE        its private key (PEM); without both, a self-signed
-                        certificate for localhost is generated in a temp dir
+  --tls-key FILE        its private key (PEM)
   --config FILE         YAML configuration file (or ${CONFIG_FILE_ENV})
   --kubeconfig FILE     cluster for namespace lookups; in a pod the in-cluster
                         account is used, elsewhere lookups are off by default
@@ -127,7 +138,7 @@ async function serve(config: Config): Promise<void> {
 
   let stopping = false;
   // Filled in as start-up progresses; the signal handler must cope with any prefix of it.
-  const started: { running?: RunningServer; stopNamespaces?: () => void } = {};
+  const started: { running?: RunningServer; stopNamespaces?: () => void; stopTls?: () => void } = {};
 
   // Registered before any slow start-up step, so a pod deleted while starting still exits cleanly.
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -147,6 +158,7 @@ async function serve(config: Config): Promise<void> {
       });
       process.exit(1);
     }, config.shutdownTimeoutSeconds * 1000).unref();
+    started.stopTls?.();
     void (started.running?.shutdown() ?? Promise.resolve()).then(
       () => {
         started.stopNamespaces?.();
@@ -162,19 +174,11 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  let certFile = config.tlsCertFile;
-  let keyFile = config.tlsKeyFile;
-  let generatedDir: string | undefined;
-  if (certFile === undefined || keyFile === undefined) {
-    generatedDir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-'));
-    const dir = generatedDir;
-    // The key is a throwaway: remove it however the process ends.
-    process.on('exit', () => {
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const files = await writeSelfSignedCertificate(dir);
-    certFile = files.certFile;
-    keyFile = files.keyFile;
+  const { certFile, keyFile, generatedDir, selfManaged } = await prepareTls(config, logger, metrics);
+  if (selfManaged !== undefined) {
+    started.stopTls = () => {
+      selfManaged.stop();
+    };
   }
 
   const namespaces = await createNamespaceSource({
@@ -211,6 +215,7 @@ async function serve(config: Config): Promise<void> {
     metrics,
   });
   started.running = running;
+  selfManaged?.startLoop(() => running.reloadNow());
 
   logger.info('pod-hardener listening', {
     version: version(),
@@ -218,7 +223,7 @@ async function serve(config: Config): Promise<void> {
     cluster: config.cluster.kind,
     defaultMode: config.engine.defaultMode,
     ...(config.configFile === undefined ? {} : { configFile: config.configFile }),
-    tls: generatedDir === undefined ? 'files' : 'self-signed',
+    tls: config.tlsMode,
     certFile,
   });
   if (generatedDir !== undefined) {
@@ -228,6 +233,72 @@ async function serve(config: Config): Promise<void> {
         `  try: curl --cacert ${certFile} https://localhost:${running.port}/healthz\n`,
     );
   }
+}
+
+interface PreparedTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** self-signed: the temporary directory holding the generated pair. */
+  readonly generatedDir?: string;
+  /** self-managed: the manager whose loop starts once the server listens. */
+  readonly selfManaged?: SelfManagedTls;
+}
+
+/** Provides the certificate files the server starts with, according to tlsMode. */
+async function prepareTls(config: Config, logger: Logger, metrics: Metrics): Promise<PreparedTls> {
+  switch (config.tlsMode) {
+    case 'files':
+      // loadConfig guarantees both in this mode; checked again so a type, not a comment, says so.
+      if (config.tlsCertFile === undefined || config.tlsKeyFile === undefined) {
+        throw new Error('tlsMode files needs tlsCertFile and tlsKeyFile');
+      }
+      return { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile };
+    case 'self-signed': {
+      const generatedDir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-'));
+      // The key is a throwaway: remove it however the process ends.
+      process.on('exit', () => {
+        rmSync(generatedDir, { recursive: true, force: true });
+      });
+      const files = await writeSelfSignedCertificate(generatedDir);
+      return { certFile: files.certFile, keyFile: files.keyFile, generatedDir };
+    }
+    case 'self-managed': {
+      const selfManaged = await startSelfManagedTlsFor(config, logger, metrics);
+      return { certFile: selfManaged.certFile, keyFile: selfManaged.keyFile, selfManaged };
+    }
+  }
+}
+
+async function startSelfManagedTlsFor(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<SelfManagedTls> {
+  // loadConfig guarantees both in this mode; checked again so a type, not a comment, says so.
+  if (config.cluster.kind === 'off' || config.namespace === undefined) {
+    throw new Error('tlsMode self-managed needs cluster access and a namespace');
+  }
+  const names = servingNames(config.tlsServiceName, config.namespace, config.tlsExtraHosts);
+  logger.info('obtaining the TLS certificate from its Secret', {
+    secret: `${config.namespace}/${config.tlsSecretName}`,
+    webhookConfiguration: config.webhookConfigurationName,
+    dir: config.tlsCertDir,
+    ...names,
+  });
+  return startSelfManagedTls({
+    kubeConfig: loadKubeConfig(config.cluster),
+    namespace: config.namespace,
+    secretName: config.tlsSecretName,
+    webhookConfigurationName: config.webhookConfigurationName,
+    certDir: config.tlsCertDir,
+    dnsNames: names.dnsNames,
+    ipAddresses: names.ipAddresses,
+    servingValiditySeconds: config.tlsServingCertValiditySeconds,
+    caValiditySeconds: config.tlsCaValiditySeconds,
+    intervalSeconds: config.tlsReloadIntervalSeconds,
+    logger,
+    metrics,
+  });
 }
 
 function installCrashHandlers(logger: Logger): void {

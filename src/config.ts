@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { CONTROL_IDS, isControlId, type ControlId } from './controls/ids.js';
 import {
@@ -23,6 +26,18 @@ export type ClusterAccess =
   | { readonly kind: 'in-cluster' }
   | { readonly kind: 'kubeconfig'; readonly path: string };
 
+/**
+ * Where the serving certificate comes from. files: tlsCertFile/tlsKeyFile (cert-manager, a mounted
+ * Secret). self-signed: generated for localhost into a temporary directory (local runs). self-managed:
+ * a CA and serving certificate kept in a Secret, rotated, and published to the webhook configuration.
+ */
+export const TLS_MODES = ['files', 'self-signed', 'self-managed'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export function isTlsMode(value: string): value is TlsMode {
+  return (TLS_MODES as readonly string[]).includes(value);
+}
+
 export interface Config {
   readonly engine: EngineSettings;
   /** 0 asks the OS for a free port (tests). */
@@ -39,12 +54,39 @@ export interface Config {
   readonly shutdownTimeoutSeconds: number;
   readonly logLevel: LogLevel;
   readonly cluster: ClusterAccess;
+  readonly tlsMode: TlsMode;
+  /** The webhook's own namespace; required by self-managed TLS. */
+  readonly namespace?: string;
+  /** Self-managed TLS: the Secret in `namespace` holding the CA and serving certificate. */
+  readonly tlsSecretName: string;
+  /** Self-managed TLS: the MutatingWebhookConfiguration whose caBundle is kept up to date. */
+  readonly webhookConfigurationName: string;
+  /** Self-managed TLS: the Service whose DNS names the serving certificate covers. */
+  readonly tlsServiceName: string;
+  /** Self-managed TLS: extra DNS names or IP addresses for the serving certificate. */
+  readonly tlsExtraHosts: readonly string[];
+  /** Self-managed TLS: where tls.crt and tls.key are written for the server. */
+  readonly tlsCertDir: string;
+  readonly tlsServingCertValiditySeconds: number;
+  readonly tlsCaValiditySeconds: number;
   /** The YAML file that was read, if any. */
   readonly configFile?: string;
 }
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+export const DEFAULT_TLS_SECRET_NAME = 'pod-hardener-tls';
+export const DEFAULT_WEBHOOK_CONFIGURATION_NAME = 'pod-hardener';
+export const DEFAULT_TLS_SERVICE_NAME = 'pod-hardener';
+export const DEFAULT_TLS_SERVING_CERT_VALIDITY_SECONDS = 30 * 24 * 60 * 60;
+export const DEFAULT_TLS_CA_VALIDITY_SECONDS = 365 * 24 * 60 * 60;
+/** Short enough for an end-to-end test to force a rotation. */
+export const MIN_TLS_VALIDITY_SECONDS = 30;
+const MAX_TLS_VALIDITY_SECONDS = 100 * 365 * 24 * 60 * 60;
+
+export function defaultTlsCertDir(): string {
+  return path.join(os.tmpdir(), 'pod-hardener-tls');
+}
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -64,6 +106,7 @@ export const CONFIG_FLAGS = {
   kubeconfig: 'kubeconfig',
   'log-level': 'logLevel',
   'default-mode': 'defaultMode',
+  'tls-mode': 'tlsMode',
 } as const satisfies Record<string, ScalarKey>;
 
 export type ConfigFlagName = keyof typeof CONFIG_FLAGS | 'config';
@@ -95,15 +138,27 @@ const SCALAR_KEYS = [
   'runAsGroup',
   'fsGroup',
   'writableVolumeSizeLimit',
+  'tlsMode',
+  'namespace',
+  'tlsSecretName',
+  'webhookConfigurationName',
+  'tlsServiceName',
+  'tlsCertDir',
+  'tlsServingCertValiditySeconds',
+  'tlsCaValiditySeconds',
 ] as const;
 type ScalarKey = (typeof SCALAR_KEYS)[number];
 
+/** Lists: a YAML list in the file, a comma-separated string in the environment. */
+const LIST_KEYS = ['disabledControls', 'tlsExtraHosts'] as const;
+type ListKey = (typeof LIST_KEYS)[number];
+
 type ResourceKey = `resources.${'requests' | 'limits'}.${'cpu' | 'memory'}`;
 
-type Key = ScalarKey | 'disabledControls' | ResourceKey;
+type Key = ScalarKey | ListKey | ResourceKey;
 
 /** Keys a YAML file may set at its top level. */
-const FILE_KEYS: ReadonlySet<string> = new Set<string>([...SCALAR_KEYS, 'disabledControls', 'resources']);
+const FILE_KEYS: ReadonlySet<string> = new Set<string>([...SCALAR_KEYS, ...LIST_KEYS, 'resources']);
 
 export function envVarName(key: string): string {
   return `POD_HARDENER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
@@ -118,6 +173,9 @@ interface Setting {
 // Kubernetes DNS-1123 subdomain (IsDNS1123Subdomain): annotation and label key prefixes must be one.
 const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_SUBDOMAIN_MAX = 253;
+// DNS-1123 label (namespace names) and DNS-1035 label (Service names), at most 63 characters.
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_1035_LABEL_RE = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // The API server validates runAsUser/runAsGroup/fsGroup against int32, not the full int64 field type.
 const MAX_ID = 2147483647;
 const UNSIGNED_INTEGER_RE = /^[0-9]+$/;
@@ -179,6 +237,46 @@ const dnsSubdomain: Check<string> = (value) =>
           `with a letter or digit, at most ${DNS_SUBDOMAIN_MAX} characters), got ${show(value)}`,
       };
 
+const namespaceName: Check<string> = (value) =>
+  typeof value === 'string' && DNS_LABEL_RE.test(value)
+    ? { ok: value }
+    : {
+        problem:
+          `must be a valid namespace name (lowercase letters, digits and '-', starting and ending with a ` +
+          `letter or digit, at most 63 characters), got ${show(value)}`,
+      };
+
+const serviceName: Check<string> = (value) =>
+  typeof value === 'string' && DNS_1035_LABEL_RE.test(value)
+    ? { ok: value }
+    : {
+        problem:
+          `must be a valid Service name (lowercase letters, digits and '-', starting with a letter, ending ` +
+          `with a letter or digit, at most 63 characters), got ${show(value)}`,
+      };
+
+const hostList: Check<readonly string[]> = (value) => {
+  const items = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (!Array.isArray(items))
+    return { problem: `must be a list of DNS names or IP addresses, got ${show(value)}` };
+  const hosts: string[] = [];
+  const bad: string[] = [];
+  for (const item of items as unknown[]) {
+    if (item === '') continue;
+    // Digits and dots only is a mistyped IP address, not a DNS name.
+    const ok =
+      typeof item === 'string' &&
+      (isIP(item) !== 0 ||
+        (item.length <= DNS_SUBDOMAIN_MAX && DNS_SUBDOMAIN_RE.test(item) && !/^[0-9.]+$/.test(item)));
+    if (ok) {
+      if (!hosts.includes(item)) hosts.push(item);
+    } else bad.push(show(item));
+  }
+  return bad.length === 0
+    ? { ok: hosts }
+    : { problem: `has entries that are neither a lowercase DNS name nor an IP address: ${bad.join(', ')}` };
+};
+
 function positiveQuantity(value: unknown): { ok: string; q: Quantity } | { problem: string } {
   const q = typeof value === 'string' || typeof value === 'number' ? parseQuantity(value) : undefined;
   if (q === undefined)
@@ -223,6 +321,22 @@ const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
     const r = positiveQuantity(value);
     return 'problem' in r ? r : { ok: r.ok };
   },
+  tlsMode: oneOf(TLS_MODES, isTlsMode),
+  namespace: namespaceName,
+  tlsSecretName: dnsSubdomain,
+  webhookConfigurationName: dnsSubdomain,
+  tlsServiceName: serviceName,
+  tlsCertDir: nonEmptyString,
+  tlsServingCertValiditySeconds: integer(
+    MIN_TLS_VALIDITY_SECONDS,
+    MAX_TLS_VALIDITY_SECONDS,
+    `a whole number of seconds from ${MIN_TLS_VALIDITY_SECONDS} to ${MAX_TLS_VALIDITY_SECONDS} (100 years)`,
+  ),
+  tlsCaValiditySeconds: integer(
+    MIN_TLS_VALIDITY_SECONDS,
+    MAX_TLS_VALIDITY_SECONDS,
+    `a whole number of seconds from ${MIN_TLS_VALIDITY_SECONDS} to ${MAX_TLS_VALIDITY_SECONDS} (100 years)`,
+  ),
 };
 
 function unknownKeyProblem(origin: string, path: string, known: Iterable<string>): string {
@@ -272,7 +386,7 @@ function readConfigFile(
       readResources(file, value, settings, problems);
     } else if (value !== null) {
       // null (an empty value, as a Helm template renders an unset value) means "keep the default".
-      settings.set(key as ScalarKey | 'disabledControls', { value, origin: `${file}: ${key}` });
+      settings.set(key as ScalarKey | ListKey, { value, origin: `${file}: ${key}` });
     }
   }
 }
@@ -324,7 +438,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const configFile = flags.config ?? envValue(CONFIG_FILE_ENV);
   if (configFile !== undefined) readConfigFile(configFile, readFile, settings, problems);
 
-  for (const key of [...SCALAR_KEYS, 'disabledControls'] as const) {
+  for (const key of [...SCALAR_KEYS, ...LIST_KEYS] as const) {
     const name = envVarName(key);
     const value = envValue(name);
     if (value === undefined) continue;
@@ -395,16 +509,71 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         ? { kind: 'in-cluster' }
         : { kind: 'off' };
 
+  const tlsReloadIntervalSeconds = scalar('tlsReloadIntervalSeconds', 10);
+  const givenFiles = tlsCertFile !== undefined || tlsKeyFile !== undefined;
+  const tlsMode = scalar<TlsMode>('tlsMode', givenFiles ? 'files' : 'self-signed');
+  const namespace = take('namespace', namespaceName, undefined);
+  const tlsServingCertValiditySeconds = scalar(
+    'tlsServingCertValiditySeconds',
+    DEFAULT_TLS_SERVING_CERT_VALIDITY_SECONDS,
+  );
+  const tlsCaValiditySeconds = scalar('tlsCaValiditySeconds', DEFAULT_TLS_CA_VALIDITY_SECONDS);
+  if (tlsMode === 'files' && !givenFiles) {
+    problems.push('tlsMode files needs tlsCertFile and tlsKeyFile (--tls-cert and --tls-key)');
+  }
+  if (tlsMode !== 'files' && givenFiles) {
+    problems.push(
+      `tlsCertFile and tlsKeyFile are only used with tlsMode files, but tlsMode is ${tlsMode}: ` +
+        `remove them or set tlsMode to files`,
+    );
+  }
+  if (tlsCaValiditySeconds < 2 * tlsServingCertValiditySeconds) {
+    problems.push(
+      `tlsCaValiditySeconds (${tlsCaValiditySeconds}) must be at least twice tlsServingCertValiditySeconds ` +
+        `(${tlsServingCertValiditySeconds}), so a CA renewal leaves room for serving certificates to move ` +
+        `to the new CA`,
+    );
+  }
+  if (tlsMode === 'self-managed') {
+    if (cluster.kind === 'off') {
+      problems.push(
+        'tlsMode self-managed needs cluster access: run it in a pod (in-cluster) or give kubeconfig',
+      );
+    }
+    if (namespace === undefined && !settings.has('namespace')) {
+      problems.push(
+        `tlsMode self-managed needs namespace, the webhook's own namespace (in a pod, set ` +
+          `${envVarName('namespace')} from the downward API, fieldPath metadata.namespace)`,
+      );
+    }
+    if (tlsReloadIntervalSeconds * 3 > tlsServingCertValiditySeconds) {
+      problems.push(
+        `tlsReloadIntervalSeconds (${tlsReloadIntervalSeconds}) must be at most a third of ` +
+          `tlsServingCertValiditySeconds (${tlsServingCertValiditySeconds}), or a certificate can expire ` +
+          `between two checks`,
+      );
+    }
+  }
+
   const config: Config = {
     engine,
     port: scalar('port', DEFAULT_PORT),
     maxBodyBytes: scalar('maxBodyBytes', DEFAULT_MAX_BODY_BYTES),
     namespaceLookupTimeoutMs: scalar('namespaceLookupTimeoutMs', 1000),
-    tlsReloadIntervalSeconds: scalar('tlsReloadIntervalSeconds', 10),
+    tlsReloadIntervalSeconds,
     shutdownDelaySeconds,
     shutdownTimeoutSeconds,
     logLevel: scalar<LogLevel>('logLevel', 'info'),
     cluster,
+    tlsMode,
+    tlsSecretName: scalar('tlsSecretName', DEFAULT_TLS_SECRET_NAME),
+    webhookConfigurationName: scalar('webhookConfigurationName', DEFAULT_WEBHOOK_CONFIGURATION_NAME),
+    tlsServiceName: scalar('tlsServiceName', DEFAULT_TLS_SERVICE_NAME),
+    tlsExtraHosts: take('tlsExtraHosts', hostList, []),
+    tlsCertDir: scalar('tlsCertDir', defaultTlsCertDir()),
+    tlsServingCertValiditySeconds,
+    tlsCaValiditySeconds,
+    ...(namespace === undefined ? {} : { namespace }),
     ...(tlsCertFile === undefined ? {} : { tlsCertFile }),
     ...(tlsKeyFile === undefined ? {} : { tlsKeyFile }),
     ...(kubeconfig === undefined ? {} : { kubeconfig }),

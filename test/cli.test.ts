@@ -136,6 +136,8 @@ describe('cli', () => {
     expect(code).to.equal(0);
     expect(r.stdout()).to.include('Usage: pod-hardener serve');
     expect(r.stdout()).to.include('--tls-cert FILE');
+    expect(r.stdout()).to.include('--tls-mode MODE');
+    expect(r.stdout()).to.include('self-managed');
   });
 
   it('exits 2 with usage for an unknown flag, an unknown command or no command', async () => {
@@ -163,10 +165,30 @@ describe('cli', () => {
     expect(r.stdout()).to.equal('');
   });
 
+  it('exits 2 when self-managed TLS has no cluster and no namespace', async () => {
+    const r = run(['serve', '--tls-mode', 'self-managed']);
+    const { code } = await within('exit', r.exited);
+    expect(code).to.equal(2);
+    expect(r.stderr()).to.include('tlsMode self-managed needs cluster access');
+    expect(r.stderr()).to.include('tlsMode self-managed needs namespace');
+    expect(r.stdout()).to.equal('');
+  });
+
   it('serves with a generated certificate, and exits 0 promptly on SIGTERM', async () => {
     const r = run(['serve', '--port', '0'], cleanEnv({ POD_HARDENER_SHUTDOWN_DELAY_SECONDS: '0' }));
     const port = await listeningPort(r);
 
+    // stderr is a separate pipe: its line may arrive after the listening line on stdout.
+    await within(
+      'the certificate hint on stderr',
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (r.stderr().includes('curl --cacert') || r.child.exitCode !== null) resolve();
+          else setTimeout(check, 50);
+        };
+        check();
+      }),
+    );
     const certPath = /certificate: (\S+)/.exec(r.stderr())?.[1];
     expect(certPath, r.stderr()).to.be.a('string');
     expect(r.stderr()).to.include(`curl --cacert ${certPath ?? ''} https://localhost:${port}/healthz`);

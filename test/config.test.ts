@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import {
   ConfigError,
@@ -61,6 +63,14 @@ describe('config', () => {
         shutdownTimeoutSeconds: 25,
         logLevel: 'info',
         cluster: { kind: 'off' },
+        tlsMode: 'self-signed',
+        tlsSecretName: 'pod-hardener-tls',
+        webhookConfigurationName: 'pod-hardener',
+        tlsServiceName: 'pod-hardener',
+        tlsExtraHosts: [],
+        tlsCertDir: path.join(os.tmpdir(), 'pod-hardener-tls'),
+        tlsServingCertValiditySeconds: 30 * 24 * 60 * 60,
+        tlsCaValiditySeconds: 365 * 24 * 60 * 60,
       });
       expect(DEFAULT_MAX_BODY_BYTES).to.equal(3145728);
     });
@@ -222,6 +232,165 @@ describe('config', () => {
 
     it('accepts numbers quoted as strings in the file (as Helm renders them)', () => {
       expect(withFile('port: "9443"\nrunAsUser: "1001"\n')).to.deep.include({ port: 9443 });
+    });
+  });
+
+  describe('tls', () => {
+    const cluster = { KUBERNETES_SERVICE_HOST: '10.96.0.1' };
+
+    it('defaults to files when a certificate and key are given, to self-signed otherwise', () => {
+      expect(loadConfig({ env: {} }).tlsMode).to.equal('self-signed');
+      expect(loadConfig({ argvFlags: { 'tls-cert': '/c', 'tls-key': '/k' } }).tlsMode).to.equal('files');
+    });
+
+    it('reads every self-managed key from the file', () => {
+      const config = withFile(
+        [
+          'tlsMode: self-managed',
+          'namespace: pod-hardener-system',
+          'tlsSecretName: my-tls',
+          'webhookConfigurationName: my-webhook',
+          'tlsServiceName: my-svc',
+          'tlsExtraHosts: [127.0.0.1, "::1", webhook.example.com]',
+          'tlsCertDir: /tmp/certs',
+          'tlsServingCertValiditySeconds: 45',
+          'tlsCaValiditySeconds: 90',
+          'tlsReloadIntervalSeconds: 1',
+          '',
+        ].join('\n'),
+        { argvFlags: { kubeconfig: '/kc' } },
+      );
+      expect(config).to.deep.include({
+        tlsMode: 'self-managed',
+        namespace: 'pod-hardener-system',
+        tlsSecretName: 'my-tls',
+        webhookConfigurationName: 'my-webhook',
+        tlsServiceName: 'my-svc',
+        tlsExtraHosts: ['127.0.0.1', '::1', 'webhook.example.com'],
+        tlsCertDir: '/tmp/certs',
+        tlsServingCertValiditySeconds: 45,
+        tlsCaValiditySeconds: 90,
+      });
+      expect(config.cluster).to.deep.equal({ kind: 'kubeconfig', path: '/kc' });
+    });
+
+    it('takes them from the environment too, the host list comma-separated, and --tls-mode', () => {
+      expect(envVarName('tlsExtraHosts')).to.equal('POD_HARDENER_TLS_EXTRA_HOSTS');
+      const config = loadConfig({
+        env: {
+          ...cluster,
+          POD_HARDENER_TLS_MODE: 'self-signed',
+          POD_HARDENER_NAMESPACE: 'ns',
+          POD_HARDENER_TLS_SECRET_NAME: 's',
+          POD_HARDENER_WEBHOOK_CONFIGURATION_NAME: 'w',
+          POD_HARDENER_TLS_SERVICE_NAME: 'svc',
+          POD_HARDENER_TLS_EXTRA_HOSTS: '10.0.0.1, a.example.com,,',
+          POD_HARDENER_TLS_CERT_DIR: '/certs',
+          POD_HARDENER_TLS_SERVING_CERT_VALIDITY_SECONDS: '3600',
+          POD_HARDENER_TLS_CA_VALIDITY_SECONDS: '7200',
+        },
+        argvFlags: { 'tls-mode': 'self-managed' },
+      });
+      expect(config).to.deep.include({
+        tlsMode: 'self-managed',
+        namespace: 'ns',
+        tlsSecretName: 's',
+        webhookConfigurationName: 'w',
+        tlsServiceName: 'svc',
+        tlsExtraHosts: ['10.0.0.1', 'a.example.com'],
+        tlsCertDir: '/certs',
+        tlsServingCertValiditySeconds: 3600,
+        tlsCaValiditySeconds: 7200,
+      });
+    });
+
+    it('self-managed needs cluster access and a namespace', () => {
+      expectProblem(
+        () => loadConfig({ env: { POD_HARDENER_TLS_MODE: 'self-managed' } }),
+        'tlsMode self-managed needs cluster access',
+        'tlsMode self-managed needs namespace',
+        'POD_HARDENER_NAMESPACE',
+      );
+      expect(
+        loadConfig({
+          env: { ...cluster, POD_HARDENER_TLS_MODE: 'self-managed', POD_HARDENER_NAMESPACE: 'a' },
+        }).cluster,
+      ).to.deep.equal({ kind: 'in-cluster' });
+    });
+
+    it('files needs the files, and the other modes refuse them', () => {
+      expectProblem(
+        () => loadConfig({ argvFlags: { 'tls-mode': 'files' } }),
+        'tlsMode files needs tlsCertFile and tlsKeyFile',
+      );
+      expectProblem(
+        () => loadConfig({ argvFlags: { 'tls-mode': 'self-signed', 'tls-cert': '/c', 'tls-key': '/k' } }),
+        'tlsCertFile and tlsKeyFile are only used with tlsMode files, but tlsMode is self-signed',
+      );
+    });
+
+    it('reports invalid names, hosts, modes and validities', () => {
+      expectProblem(
+        () =>
+          withFile(
+            [
+              'tlsMode: cert-manager',
+              'namespace: Pod_Hardener',
+              'tlsSecretName: "-tls"',
+              'webhookConfigurationName: ""',
+              'tlsServiceName: 1svc',
+              'tlsExtraHosts: [127.0.0.1, "not a host", 300.1.1.1, UPPER.example.com]',
+              'tlsServingCertValiditySeconds: 29',
+              'tlsCaValiditySeconds: 1.5',
+              '',
+            ].join('\n'),
+          ),
+        'tlsMode must be one of files, self-signed, self-managed, got "cert-manager"',
+        'namespace must be a valid namespace name',
+        'tlsSecretName must be a valid DNS subdomain',
+        'webhookConfigurationName must be a valid DNS subdomain',
+        'tlsServiceName must be a valid Service name',
+        'tlsExtraHosts has entries that are neither a lowercase DNS name nor an IP address: "not a host", "300.1.1.1", "UPPER.example.com"',
+        'tlsServingCertValiditySeconds must be a whole number of seconds from 30',
+        'tlsCaValiditySeconds must be a whole number of seconds from 30',
+      );
+      expectProblem(() => withFile('tlsExtraHosts: {a: 1}\n'), 'tlsExtraHosts must be a list');
+    });
+
+    it('accepts validities as short as 30 s, and refuses a CA shorter than twice the serving certificate', () => {
+      const config = withFile('tlsServingCertValiditySeconds: 30\ntlsCaValiditySeconds: 60\n');
+      expect(config).to.deep.include({ tlsServingCertValiditySeconds: 30, tlsCaValiditySeconds: 60 });
+      expectProblem(
+        () => withFile('tlsServingCertValiditySeconds: 45\ntlsCaValiditySeconds: 89\n'),
+        'tlsCaValiditySeconds (89) must be at least twice tlsServingCertValiditySeconds (45)',
+      );
+      expectProblem(
+        () => withFile('tlsServingCertValiditySeconds: 31536000\n'),
+        'tlsCaValiditySeconds (31536000) must be at least twice tlsServingCertValiditySeconds (31536000)',
+      );
+    });
+
+    it('self-managed: the poll interval must fit three times into the serving lifetime', () => {
+      const env = { ...cluster, POD_HARDENER_TLS_MODE: 'self-managed', POD_HARDENER_NAMESPACE: 'a' };
+      expect(
+        loadConfig({ env: { ...env, POD_HARDENER_TLS_SERVING_CERT_VALIDITY_SECONDS: '30' } })
+          .tlsReloadIntervalSeconds,
+      ).to.equal(10);
+      expectProblem(
+        () => loadConfig({ env: { ...env, POD_HARDENER_TLS_SERVING_CERT_VALIDITY_SECONDS: '29' } }),
+        'tlsServingCertValiditySeconds must be a whole number',
+      );
+      expectProblem(
+        () =>
+          loadConfig({
+            env: {
+              ...env,
+              POD_HARDENER_TLS_SERVING_CERT_VALIDITY_SECONDS: '45',
+              POD_HARDENER_TLS_RELOAD_INTERVAL_SECONDS: '20',
+            },
+          }),
+        'tlsReloadIntervalSeconds (20) must be at most a third of tlsServingCertValiditySeconds (45)',
+      );
     });
   });
 

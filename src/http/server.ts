@@ -95,6 +95,14 @@ function certificateSummary(pem: Buffer): Record<string, string> {
   }
 }
 
+function recordExpiry(metrics: Metrics, pem: Buffer): void {
+  try {
+    metrics.tlsServingCertificateExpiry.set(Date.parse(new X509Certificate(pem).validTo) / 1000);
+  } catch {
+    // A pair that TLS accepted always parses; nothing useful to record otherwise.
+  }
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -108,6 +116,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let lastStamp = await stampOf();
   let current = await readPair(certFile, keyFile);
   let shuttingDown = false;
+  recordExpiry(metrics, current.cert);
 
   const server = https.createServer(
     {
@@ -148,6 +157,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     current = pair;
     lastFailedState = undefined;
     metrics.tlsReloads.inc({ result: 'success' });
+    recordExpiry(metrics, pair.cert);
     logger.info('serving a new TLS certificate', { trigger, ...certificateSummary(pair.cert) });
     return 'reloaded';
   }

@@ -246,7 +246,7 @@ function describeLoadError(err: unknown): string {
   return describeError(err);
 }
 
-function loadKubeConfig(cluster: Exclude<ClusterConnection, { kind: 'off' }>): KubeConfig {
+export function loadKubeConfig(cluster: Exclude<ClusterConnection, { kind: 'off' }>): KubeConfig {
   const kc = new KubeConfig();
   if (cluster.kind === 'in-cluster') {
     // loadFromCluster does not check its inputs and would yield a server URL of https://undefined:undefined.
@@ -277,7 +277,7 @@ function loadKubeConfig(cluster: Exclude<ClusterConnection, { kind: 'off' }>): K
 }
 
 /** client-node 1.x takes cancellation only through request middleware. */
-function abortable(signal: AbortSignal): {
+export function abortable(signal: AbortSignal): {
   middleware: ObservableMiddleware[];
   middlewareMergeStrategy: 'append';
 } {

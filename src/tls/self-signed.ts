@@ -46,6 +46,19 @@ export interface ServingCertificateOptions {
   readonly ipAddresses?: readonly string[];
   readonly commonName?: string;
   readonly validityDays?: number;
+  /** Overrides validityDays; short lifetimes let tests and rotation drills run in seconds. */
+  readonly validitySeconds?: number;
+  /** The issuing time; default the current time. */
+  readonly now?: Date;
+}
+
+export interface CertificateAuthorityOptions {
+  readonly commonName?: string;
+  readonly validityDays?: number;
+  /** Overrides validityDays. */
+  readonly validitySeconds?: number;
+  /** The issuing time; default the current time. */
+  readonly now?: Date;
 }
 
 async function newKeyPair(): Promise<CryptoKeyPair> {
@@ -63,9 +76,20 @@ async function importPrivateKey(x509: typeof X509, pem: string): Promise<CryptoK
   return webcrypto.subtle.importKey('pkcs8', der, EC_KEY, false, ['sign']);
 }
 
-function validity(days: number): { notBefore: Date; notAfter: Date } {
-  const now = Date.now();
-  return { notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + days * DAY_MS) };
+function lifetimeMs(
+  options: { readonly validityDays?: number; readonly validitySeconds?: number },
+  defaultDays: number,
+): number {
+  return options.validitySeconds !== undefined
+    ? options.validitySeconds * 1000
+    : (options.validityDays ?? defaultDays) * DAY_MS;
+}
+
+function validity(ms: number, now: Date | undefined): { notBefore: Date; notAfter: Date } {
+  const start = (now ?? new Date()).getTime();
+  // A certificate living seconds (a rotation drill) must not spend most of its life back-dated.
+  const backdate = Math.min(CLOCK_SKEW_MS, Math.floor(ms / 10));
+  return { notBefore: new Date(start - backdate), notAfter: new Date(start + ms) };
 }
 
 // A positive serial of 16 random bytes, as RFC 5280 and the CA/Browser Forum rules expect.
@@ -125,7 +149,7 @@ export async function createSelfSignedCertificate(
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name: subjectName(commonNameOf(options)),
-    ...validity(options.validityDays ?? 365),
+    ...validity(lifetimeMs(options, 365), options.now),
     keys,
     signingAlgorithm: SIGNING,
     extensions: await servingExtensions(x509, keys.publicKey, options),
@@ -137,14 +161,14 @@ export async function createSelfSignedCertificate(
 export type CertificateAuthority = PemKeyPair;
 
 export async function createCertificateAuthority(
-  options: { readonly commonName?: string; readonly validityDays?: number } = {},
+  options: CertificateAuthorityOptions = {},
 ): Promise<CertificateAuthority> {
   const x509 = await loadX509();
   const keys = await newKeyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name: subjectName(options.commonName ?? 'pod-hardener CA'),
-    ...validity(options.validityDays ?? 3650),
+    ...validity(lifetimeMs(options, 3650), options.now),
     keys,
     signingAlgorithm: SIGNING,
     extensions: [
@@ -157,7 +181,10 @@ export async function createCertificateAuthority(
   return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(x509, keys.privateKey) };
 }
 
-/** A serving certificate signed by `ca`; clients trust it through the CA certificate alone. */
+/**
+ * A serving certificate signed by `ca`; clients trust it through the CA certificate alone. It never
+ * outlives the CA: its notAfter is capped at the CA's.
+ */
 export async function issueServingCertificate(
   ca: CertificateAuthority,
   options: ServingCertificateOptions = {},
@@ -166,11 +193,13 @@ export async function issueServingCertificate(
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importPrivateKey(x509, ca.keyPem);
   const keys = await newKeyPair();
+  const { notBefore, notAfter } = validity(lifetimeMs(options, 365), options.now);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),
     subject: subjectName(commonNameOf(options)),
     issuer: caCert.subject,
-    ...validity(options.validityDays ?? 365),
+    notBefore,
+    notAfter: notAfter > caCert.notAfter ? caCert.notAfter : notAfter,
     publicKey: keys.publicKey,
     signingKey: caKey,
     signingAlgorithm: SIGNING,

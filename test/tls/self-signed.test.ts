@@ -104,6 +104,25 @@ describe('tls/self-signed', () => {
     expect(await fetchWith(leaf, ca.certPem, '127.0.0.1', 'pod-hardener.pod-hardener.svc')).to.equal(200);
   });
 
+  it('takes lifetimes in seconds and an issuing time, back-dating short lifetimes only a little', async () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const ca = await createCertificateAuthority({ validitySeconds: 90, now });
+    const caCert = new X509Certificate(ca.certPem);
+    expect(new Date(caCert.validTo).toISOString()).to.equal('2030-01-01T00:01:30.000Z');
+    expect(new Date(caCert.validFrom).toISOString()).to.equal('2029-12-31T23:59:51.000Z');
+
+    const leaf = await issueServingCertificate(ca, { validitySeconds: 45, now });
+    const leafCert = new X509Certificate(leaf.certPem);
+    expect(new Date(leafCert.validTo).toISOString()).to.equal('2030-01-01T00:00:45.000Z');
+    expect(new Date(leafCert.validFrom).toISOString()).to.equal('2029-12-31T23:59:55.000Z');
+  });
+
+  it('never issues a serving certificate that outlives its CA', async () => {
+    const ca = await createCertificateAuthority({ validitySeconds: 60 });
+    const leaf = await issueServingCertificate(ca, { validityDays: 30 });
+    expect(new X509Certificate(leaf.certPem).validTo).to.equal(new X509Certificate(ca.certPem).validTo);
+  });
+
   it('refuses a malformed IP address', async () => {
     let error: unknown;
     try {
