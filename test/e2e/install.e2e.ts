@@ -125,28 +125,41 @@ describe('e2e: self-managed TLS', () => {
     expect(served.checkIP('127.0.0.1')).to.equal('127.0.0.1');
   });
 
-  it('rotates the serving certificate without failing a review', async function () {
-    this.timeout(180_000);
+  it('rotates the serving certificate and the CA without failing a review', async function () {
+    this.timeout(300_000);
     const { cluster, webhook } = e2e();
     const namespace = await createNamespace(cluster, 'rotation', { labels: { ...OPTED_IN, ...RESTRICTED } });
     const initial = await readTlsSecret();
     const initialServed = await servedCertificate(webhook.url, initial['ca-bundle.crt']!);
+    const initialCa = new X509Certificate(initial['ca.crt']!).fingerprint256;
     let reviews = 0;
-    let rotatedAt: number | undefined;
-    const deadline = Date.now() + 150_000;
-    // Pods keep arriving through the rotation; with failurePolicy Fail any TLS failure is an error here.
+    let servingRotatedAt: number | undefined;
+    let servedByNewCaAt: number | undefined;
+    const deadline = Date.now() + 270_000;
+    // Pods keep arriving through both rotations; with failurePolicy Fail any TLS failure is an error here.
     while (Date.now() < deadline) {
       const created = await createPod(cluster, namespace, plainPod('during-rotation'));
       expectFullyHardened(await readPod(cluster, namespace, created.metadata!.name!));
       reviews += 1;
       const secret = await readTlsSecret();
       const served = await servedCertificate(webhook.url, secret['ca-bundle.crt']!);
-      if (rotatedAt === undefined && served.serialNumber !== initialServed.serialNumber) rotatedAt = reviews;
-      if (rotatedAt !== undefined && reviews >= rotatedAt + 5) break;
+      const currentCa = new X509Certificate(secret['ca.crt']!);
+      if (servingRotatedAt === undefined && served.serialNumber !== initialServed.serialNumber) {
+        servingRotatedAt = reviews;
+      }
+      if (
+        servedByNewCaAt === undefined &&
+        currentCa.fingerprint256 !== initialCa &&
+        served.checkIssued(currentCa)
+      ) {
+        servedByNewCaAt = reviews;
+      }
+      if (servedByNewCaAt !== undefined && reviews >= servedByNewCaAt + 5) break;
       await sleep(1_000);
     }
-    expect(rotatedAt, 'the served certificate changed within the deadline').to.not.be.undefined;
-    expect(reviews).to.be.greaterThan(rotatedAt!);
+    expect(servingRotatedAt, 'the served certificate changed within the deadline').to.not.be.undefined;
+    expect(servedByNewCaAt, 'a certificate from a new CA was served within the deadline').to.not.be.undefined;
+    expect(reviews).to.be.greaterThan(servedByNewCaAt!);
   });
 });
 

@@ -48,8 +48,13 @@ export const mochaHooks = {
     );
     const webhook = await installWebhook(cluster, controlPlane, {
       repoRoot,
-      // Short enough that the suite runs across serving-certificate rotations (see install.e2e.ts).
-      configOverrides: { tlsServingCertValiditySeconds: 60 },
+      // Short enough that the suite runs across serving-certificate and CA rotations (install.e2e.ts):
+      // the serving certificate is renewed every 40 s, the CA after 100 s.
+      configOverrides: {
+        tlsServingCertValiditySeconds: 60,
+        tlsCaValiditySeconds: 150,
+        tlsReloadIntervalSeconds: 5,
+      },
     });
     setContext({ repoRoot, binDir, controlPlane, cluster, webhook });
     process.stderr.write(`e2e: control plane and webhook up in ${Date.now() - started} ms\n`);
