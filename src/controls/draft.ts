@@ -1,6 +1,6 @@
 import type { Change, Skip, Target } from './types.js';
 import type { ControlId } from './ids.js';
-import { isJsonObject, type JsonObject } from '../util/json.js';
+import { cloneJson, isJsonObject, type JsonObject } from '../util/json.js';
 
 /** RFC 6901 escaping of one pointer segment. */
 export function escapePointerSegment(segment: string): string {
@@ -53,7 +53,7 @@ export class DraftRecorder {
       control: this.control,
       target,
       path: pointerOf(rootPointer, ...keys),
-      value: structuredClone(value),
+      value: cloneJson(value),
     });
     return true;
   }
@@ -67,7 +67,7 @@ export class DraftRecorder {
         control: this.control,
         target,
         path: pointerOf(rootPointer, ...keys, existing.length - 1),
-        value: structuredClone(value),
+        value: cloneJson(value),
       });
     } else {
       this.fill(root, rootPointer, keys, [value], target);

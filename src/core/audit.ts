@@ -26,16 +26,26 @@ export function mergeChangesAnnotation(earlier: ChangesRecord, changes: readonly
 }
 
 function boundedJsonArray(entries: readonly ChangeEntry[], alreadyTruncated: number): string {
-  const serialised = entries.map((e) => JSON.stringify(e));
-  const sizes = serialised.map((text) => Buffer.byteLength(text));
   const marker = (dropped: number): string => JSON.stringify({ truncated: dropped });
-  // Bytes of "[e0,e1,...,e(count-1)]" plus the marker when entries are dropped, computed from the end
-  // backwards in one pass: a 100-container pod has a thousand entries, and re-rendering per step is
-  // quadratic.
-  let prefixBytes = sizes.reduce((sum, n) => sum + n, 0);
-  let count = entries.length;
+  // The first c entries and the commas between them only grow with c, so once they alone are past the
+  // bound no longer prefix fits, and the entries after that are never rendered: a 100-container pod has
+  // a thousand entries, of which a few dozen are shown.
+  const serialised: string[] = [];
+  const sizes: number[] = [];
+  let prefixBytes = 0;
+  for (const entry of entries) {
+    const text = JSON.stringify(entry);
+    const size = Buffer.byteLength(text);
+    serialised.push(text);
+    sizes.push(size);
+    prefixBytes += size;
+    if (2 + prefixBytes + serialised.length - 1 > MAX_CHANGES_ANNOTATION_BYTES) break;
+  }
+  // Bytes of "[e0,e1,...,e(count-1)]" plus the marker when entries are dropped, from the longest
+  // candidate backwards in one pass (re-rendering per step would be quadratic).
+  let count = serialised.length;
   for (; count >= 0; count--) {
-    if (count < entries.length) prefixBytes -= sizes[count] ?? 0;
+    if (count < serialised.length) prefixBytes -= sizes[count] ?? 0;
     const dropped = entries.length - count + alreadyTruncated;
     const items = count + (dropped > 0 ? 1 : 0);
     const total = 2 + prefixBytes + Math.max(items - 1, 0) + (dropped > 0 ? marker(dropped).length : 0);

@@ -7,6 +7,7 @@ import { isWindowsPod, type Pod } from '../k8s/pod.js';
 import { hasContainerOptOut, isControlEnabled, type ResolvedPolicy } from '../policy/resolve.js';
 import { mergeChangesAnnotation } from './audit.js';
 import { checkRestricted, type Violation } from './pss.js';
+import { cloneJson } from '../util/json.js';
 
 export interface HardenOptions {
   /**
@@ -38,7 +39,7 @@ export interface HardenResult {
  * construction, and a pod that needs nothing yields an empty patch.
  */
 export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions = {}): HardenResult {
-  const draft = structuredClone(pod);
+  const draft = cloneJson(pod);
   if (!draft.spec) throw new Error('pod has no spec');
   const podLevel = options.oldPod === undefined;
   const added = options.oldPod && new Set(newEphemeralContainers(pod, options.oldPod));
