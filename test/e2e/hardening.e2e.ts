@@ -30,6 +30,18 @@ describe('e2e: hardening in an opted-in namespace enforcing restricted', () => {
     expectFullyHardened(stored);
   });
 
+  it('lets a hardened pod be updated afterwards: labels and annotations change, the spec does not', async () => {
+    const { cluster } = e2e();
+    const stored = await admitted(plainPod('updated'));
+    const name = stored.metadata!.name!;
+    await cluster.kubectlOk(['label', 'pod', name, '-n', namespace, 'tier=frontend']);
+    await cluster.kubectlOk(['annotate', 'pod', name, '-n', namespace, 'example.com/owner=team-a']);
+    const updated = await readPod(cluster, namespace, name);
+    expect(updated.metadata?.labels).to.include({ tier: 'frontend' });
+    expect(updated.metadata?.annotations).to.include({ 'example.com/owner': 'team-a' });
+    expect(updated.spec).to.deep.equal(stored.spec);
+  });
+
   it('hardens every container of a multi-container pod', async () => {
     const stored = await admitted(
       plainPod('multi', {
