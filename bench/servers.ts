@@ -208,6 +208,7 @@ export class ServerProcess {
               path.join(repoRoot, 'dist/cli.js'),
               'serve',
               `--port=${port}`,
+              `--host=${HOST}`,
               `--tls-cert=${tls.certFile}`,
               `--tls-key=${tls.keyFile}`,
               `--log-level=${spec.logLevel}`,

@@ -23,6 +23,8 @@ Kubernetes mutating admission webhook that hardens pods with secure defaults.
 
 Options for serve:
   --port PORT           HTTPS port (default 8443)
+  --host ADDRESS        listen on this IP address only (default: every
+                        interface)
   --tls-mode MODE       where the serving certificate comes from:
                           files         --tls-cert and --tls-key (the default
                                         when they are given)
@@ -207,6 +209,7 @@ async function serve(config: Config): Promise<void> {
   const running = await startServer({
     app,
     port: config.port,
+    ...(config.host === undefined ? {} : { host: config.host }),
     certFile,
     keyFile,
     reloadIntervalSeconds: config.tlsReloadIntervalSeconds,

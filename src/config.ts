@@ -42,6 +42,8 @@ export interface Config {
   readonly engine: EngineSettings;
   /** 0 asks the OS for a free port (tests). */
   readonly port: number;
+  /** The address to listen on; unset listens on every interface, as a pod needs. */
+  readonly host?: string;
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
   readonly maxBodyBytes: number;
@@ -101,6 +103,7 @@ export class ConfigError extends Error {
 /** Command-line flags that feed the configuration, mapped to the key they set. */
 export const CONFIG_FLAGS = {
   port: 'port',
+  host: 'host',
   'tls-cert': 'tlsCertFile',
   'tls-key': 'tlsKeyFile',
   kubeconfig: 'kubeconfig',
@@ -123,6 +126,7 @@ export const CONFIG_FILE_ENV = 'POD_HARDENER_CONFIG';
 
 const SCALAR_KEYS = [
   'port',
+  'host',
   'tlsCertFile',
   'tlsKeyFile',
   'maxBodyBytes',
@@ -237,6 +241,11 @@ const dnsSubdomain: Check<string> = (value) =>
           `with a letter or digit, at most ${DNS_SUBDOMAIN_MAX} characters), got ${show(value)}`,
       };
 
+const ipAddress: Check<string> = (value) =>
+  typeof value === 'string' && isIP(value) !== 0
+    ? { ok: value }
+    : { problem: `must be an IP address such as 127.0.0.1 or ::1, got ${show(value)}` };
+
 const namespaceName: Check<string> = (value) =>
   typeof value === 'string' && DNS_LABEL_RE.test(value)
     ? { ok: value }
@@ -303,6 +312,7 @@ const controlList: Check<readonly ControlId[]> = (value) => {
 
 const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
   port: integer(0, 65535),
+  host: ipAddress,
   tlsCertFile: nonEmptyString,
   tlsKeyFile: nonEmptyString,
   maxBodyBytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
@@ -513,6 +523,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const givenFiles = tlsCertFile !== undefined || tlsKeyFile !== undefined;
   const tlsMode = scalar<TlsMode>('tlsMode', givenFiles ? 'files' : 'self-signed');
   const namespace = take('namespace', namespaceName, undefined);
+  const host = take('host', ipAddress, undefined);
   const tlsServingCertValiditySeconds = scalar(
     'tlsServingCertValiditySeconds',
     DEFAULT_TLS_SERVING_CERT_VALIDITY_SECONDS,
@@ -574,6 +585,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     tlsServingCertValiditySeconds,
     tlsCaValiditySeconds,
     ...(namespace === undefined ? {} : { namespace }),
+    ...(host === undefined ? {} : { host }),
     ...(tlsCertFile === undefined ? {} : { tlsCertFile }),
     ...(tlsKeyFile === undefined ? {} : { tlsKeyFile }),
     ...(kubeconfig === undefined ? {} : { kubeconfig }),

@@ -212,6 +212,15 @@ describe('config', () => {
       expect(config.engine.disabledControls).to.deep.equal(['default-resources', 'seccomp-runtime-default']);
     });
 
+    it('listens on every interface unless host names one IP address', () => {
+      expect(loadConfig({ env: {} }).host).to.be.undefined;
+      expect(loadConfig({ env: {}, argvFlags: { host: '127.0.0.1' } }).host).to.equal('127.0.0.1');
+      expect(loadConfig({ env: { POD_HARDENER_HOST: '::1' } }).host).to.equal('::1');
+      expect(problemsOf(() => withFile('host: localhost'))).to.deep.equal([
+        'host must be an IP address such as 127.0.0.1 or ::1, got "localhost" (from /etc/ph.yaml: host)',
+      ]);
+    });
+
     it('treats empty environment variables and null file values as unset', () => {
       const config = withFile('port:\nlogLevel: null\n', { env: { POD_HARDENER_PORT: '' } });
       expect(config.port).to.equal(8443);
