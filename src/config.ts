@@ -310,6 +310,12 @@ const controlList: Check<readonly ControlId[]> = (value) => {
     : { problem: `has unknown control id ${bad.join(', ')} (known: ${CONTROL_IDS.join(', ')})` };
 };
 
+const tlsValiditySeconds = integer(
+  MIN_TLS_VALIDITY_SECONDS,
+  MAX_TLS_VALIDITY_SECONDS,
+  `a whole number of seconds from ${MIN_TLS_VALIDITY_SECONDS} to ${MAX_TLS_VALIDITY_SECONDS} (100 years)`,
+);
+
 const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
   port: integer(0, 65535),
   host: ipAddress,
@@ -337,16 +343,8 @@ const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
   webhookConfigurationName: dnsSubdomain,
   tlsServiceName: serviceName,
   tlsCertDir: nonEmptyString,
-  tlsServingCertValiditySeconds: integer(
-    MIN_TLS_VALIDITY_SECONDS,
-    MAX_TLS_VALIDITY_SECONDS,
-    `a whole number of seconds from ${MIN_TLS_VALIDITY_SECONDS} to ${MAX_TLS_VALIDITY_SECONDS} (100 years)`,
-  ),
-  tlsCaValiditySeconds: integer(
-    MIN_TLS_VALIDITY_SECONDS,
-    MAX_TLS_VALIDITY_SECONDS,
-    `a whole number of seconds from ${MIN_TLS_VALIDITY_SECONDS} to ${MAX_TLS_VALIDITY_SECONDS} (100 years)`,
-  ),
+  tlsServingCertValiditySeconds: tlsValiditySeconds,
+  tlsCaValiditySeconds: tlsValiditySeconds,
 };
 
 function unknownKeyProblem(origin: string, path: string, known: Iterable<string>): string {

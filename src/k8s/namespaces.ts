@@ -225,9 +225,15 @@ export function describeError(err: unknown): string {
   return 'unknown error';
 }
 
+/** The HTTP status of a failed client-node call (its ApiException's `code`), if it has one. */
+export function httpStatusOf(err: unknown): number | undefined {
+  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
+
 /** Maps a failed GET to the lookup result: only a 404 means the namespace is known not to exist. */
 export function lookupFromError(err: unknown): Extract<NamespaceLookup, { kind: 'not-found' | 'failed' }> {
-  if (err !== null && typeof err === 'object' && (err as { code?: unknown }).code === 404) return NOT_FOUND;
+  if (httpStatusOf(err) === 404) return NOT_FOUND;
   return { kind: 'failed', reason: describeError(err) };
 }
 

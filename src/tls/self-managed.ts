@@ -18,7 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Metrics } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
-import { abortable, backoffDelayMs, describeError, withTimeout } from '../k8s/namespaces.js';
+import { abortable, backoffDelayMs, describeError, httpStatusOf, withTimeout } from '../k8s/namespaces.js';
 import { certificateDirectory } from './cert-dir.js';
 import {
   SECRET_KEYS,
@@ -75,11 +75,6 @@ export interface SelfManagedTls {
   startLoop(onFilesWritten?: () => Promise<unknown>): void;
   /** Ends the loop and aborts requests in flight. Idempotent. */
   stop(): void;
-}
-
-function statusOf(err: unknown): number | undefined {
-  const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'number' ? code : undefined;
 }
 
 function decodeData(secret: V1Secret | undefined): SecretData | undefined {
@@ -188,7 +183,7 @@ export function createSelfManagedTls(options: SelfManagedTlsOptions): SelfManage
         core.readNamespacedSecret({ name: secretName, namespace }, abortable(signal)),
       );
     } catch (err) {
-      if (statusOf(err) === 404) return undefined;
+      if (httpStatusOf(err) === 404) return undefined;
       throw err;
     }
   }
@@ -226,7 +221,7 @@ export function createSelfManagedTls(options: SelfManagedTlsOptions): SelfManage
         won: true,
       };
     } catch (err) {
-      if (statusOf(err) !== 409) throw err;
+      if (httpStatusOf(err) !== 409) throw err;
       logger.info('another replica wrote the TLS Secret first; using its certificates', {
         secret: secretRef,
       });
