@@ -15,6 +15,11 @@ export interface HardenOptions {
    * does not have are hardened, and nothing at pod level changes (the API would reject it).
    */
   readonly oldPod?: Pod;
+  /**
+   * Seals the record this pass writes (core/record-seal.ts), given the `changes` and `opt-outs` texts.
+   * Without it the record is written unsealed, and no later pass will trust it.
+   */
+  readonly sealRecord?: (changes: string, optOuts: string | undefined) => string;
 }
 
 export interface HardenResult {
@@ -61,19 +66,15 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     }
     const podDefaults = podLevel && !hasContainerOptOut(policy, control.id);
     const result = control.apply(draft, { policy, podLevel, windows, targets, optedOut, podDefaults });
-    changes.push(...result.changes);
-    skipped.push(...result.skipped);
+    // A loop, not push(...list): spreading tens of thousands of entries overflows the call stack.
+    for (const change of result.changes) changes.push(change);
+    for (const skip of result.skipped) skipped.push(skip);
   }
 
   const enforce = policy.mode === 'enforce';
   // Annotations cannot change through the ephemeral-containers subresource; the audit annotations
   // and the log carry the record there.
-  if (enforce && podLevel && changes.length > 0) {
-    const annotations = (draft.metadata ??= {}).annotations ?? {};
-    annotations[policy.keys.changes] = mergeChangesAnnotation(policy.earlierChanges, changes);
-    if (policy.optOuts.length > 0) annotations[policy.keys.optOuts] = policy.optOuts.join(',');
-    draft.metadata.annotations = annotations;
-  }
+  if (enforce && podLevel) writeRecord(draft, policy, changes, options.sealRecord);
 
   return {
     draft,
@@ -83,6 +84,37 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     violations: checkRestricted(draft, scope, podLevel),
     containersInScope: scope.length,
   };
+}
+
+/**
+ * This pass's record: earlier sealed entries and this pass's changes, the honoured opt-outs and a new
+ * seal. A pass that changes nothing leaves a trusted record as it is, and removes record annotations
+ * the pod author wrote, so the stored record only ever says what the webhook did.
+ */
+function writeRecord(
+  draft: Pod,
+  policy: ResolvedPolicy,
+  changes: readonly Change[],
+  sealRecord: HardenOptions['sealRecord'],
+): void {
+  const { keys } = policy;
+  if (changes.length === 0) {
+    const annotations = draft.metadata?.annotations;
+    if (policy.recordTrusted || annotations === undefined || annotations === null) return;
+    for (const key of [keys.changes, keys.optOuts, keys.changesSeal])
+      Reflect.deleteProperty(annotations, key);
+    return;
+  }
+  const metadata = (draft.metadata ??= {});
+  const annotations = metadata.annotations ?? {};
+  const record = mergeChangesAnnotation(policy.earlierChanges, changes);
+  const optOuts = policy.optOuts.length > 0 ? policy.optOuts.join(',') : undefined;
+  annotations[keys.changes] = record;
+  if (optOuts === undefined) Reflect.deleteProperty(annotations, keys.optOuts);
+  else annotations[keys.optOuts] = optOuts;
+  if (sealRecord === undefined) Reflect.deleteProperty(annotations, keys.changesSeal);
+  else annotations[keys.changesSeal] = sealRecord(record, optOuts);
+  metadata.annotations = annotations;
 }
 
 /** Names of ephemeral containers the UPDATE adds; empty means there is nothing to harden. */

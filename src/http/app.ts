@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Res
 import type { AdmissionReview, AdmissionReviewResponse } from '../core/admission.js';
 import type { NamespaceSource } from '../core/namespaces.js';
 import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../core/review.js';
+import type { RecordSealer } from '../core/record-seal.js';
 import type { EngineSettings } from '../core/settings.js';
 import type { Logger } from '../logger.js';
 import { operationLabel, type Metrics, type OperationLabel } from './metrics.js';
@@ -13,6 +14,10 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly maxBodyBytes: number;
   readonly isShuttingDown: () => boolean;
+  /** Seals our changes record; replicas must share its keys (see core/record-seal.ts). */
+  readonly sealer?: RecordSealer;
+  /** Clock for seals; tests fix it. */
+  readonly now?: () => number;
 }
 
 interface BodyParserError {
@@ -38,7 +43,12 @@ function errorDetails(err: unknown): { error: string; stack?: string } {
 /** Builds the webhook's express app without listening, so tests can drive it with supertest. */
 export function buildApp(deps: AppDeps): Express {
   const { metrics, logger, namespaces } = deps;
-  const reviewDeps: ReviewDeps = { settings: deps.settings, namespaces };
+  const reviewDeps: ReviewDeps = {
+    settings: deps.settings,
+    namespaces,
+    ...(deps.sealer ? { sealer: deps.sealer } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  };
 
   const app = express();
   app.disable('x-powered-by');

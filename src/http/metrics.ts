@@ -25,6 +25,7 @@ export interface Metrics {
   readonly changes: Counter<'control'>;
   readonly skippedReviews: Counter<'reason'>;
   readonly residualViolations: Counter<'check'>;
+  readonly refusedSkips: Counter<'reason'>;
   readonly namespaceLookupFailures: Counter;
   readonly namespaceWatchRestarts: Counter;
   readonly tlsReloads: Counter<'result'>;
@@ -81,6 +82,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: 'pod_hardener_residual_violations_total',
     help: 'Pod Security "restricted" checks still failing after hardening, by check.',
     labelNames: ['check'] as const,
+    registers: [registry],
+  });
+  const refusedSkips = new Counter({
+    name: 'pod_hardener_refused_skips_total',
+    help: 'Skips a pod claimed and did not get (mirror-pod marker not from a node, hostProcess on a non-Windows pod, opt-outs where the namespace forbids them), by reason.',
+    labelNames: ['reason'] as const,
     registers: [registry],
   });
   const namespaceLookupFailures = new Counter({
@@ -141,6 +148,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     changes,
     skippedReviews,
     residualViolations,
+    refusedSkips,
     namespaceLookupFailures,
     namespaceWatchRestarts,
     tlsReloads,
@@ -156,6 +164,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         if (count !== undefined && count > 0) changes.inc({ control }, count);
       }
       for (const check of result.residualViolations) residualViolations.inc({ check });
+      for (const reason of result.refusedSkips) refusedSkips.inc({ reason });
       // namespaceLookupFailure is deliberately not counted here: the namespace source reports each failed
       // lookup itself, and one failed lookup may be shared by several concurrent reviews.
     },
