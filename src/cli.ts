@@ -214,6 +214,8 @@ async function serve(config: Config): Promise<void> {
     keyFile,
     reloadIntervalSeconds: config.tlsReloadIntervalSeconds,
     shutdownDelaySeconds: config.shutdownDelaySeconds,
+    tlsCipherSuites: config.tlsCipherSuites,
+    tlsMinVersion: config.tlsMinVersion,
     logger,
     metrics,
   });

@@ -10,6 +10,7 @@ import {
   type LoadConfigOptions,
 } from '../src/config.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+import { DEFAULT_TLS_CIPHER_SUITES } from '../src/http/server.js';
 
 function filesFrom(files: Readonly<Record<string, string>>): (path: string) => string {
   return (path) => {
@@ -56,6 +57,8 @@ describe('config', () => {
       expect(config).to.deep.equal({
         engine: DEFAULT_ENGINE_SETTINGS,
         port: 8443,
+        tlsCipherSuites: DEFAULT_TLS_CIPHER_SUITES,
+        tlsMinVersion: 'TLSv1.2',
         maxBodyBytes: 3 * 1024 * 1024,
         namespaceLookupTimeoutMs: 1000,
         tlsReloadIntervalSeconds: 10,
@@ -364,6 +367,77 @@ describe('config', () => {
         'tlsCaValiditySeconds must be a whole number of seconds from 30',
       );
       expectProblem(() => withFile('tlsExtraHosts: {a: 1}\n'), 'tlsExtraHosts must be a list');
+    });
+
+    describe('cipher suites and minimum version', () => {
+      it('defaults to ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2, and the TLS 1.3 suites', () => {
+        const suites = loadConfig({ env: {} }).tlsCipherSuites.split(':');
+        expect(suites.filter((s) => !s.startsWith('TLS_'))).to.have.length.above(0);
+        for (const suite of suites) {
+          expect(suite).to.match(
+            /^(TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_|ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM|CHACHA20-POLY1305))/,
+          );
+        }
+      });
+
+      it('reads both keys from the file, the environment and as YAML numbers or Node names', () => {
+        expect(withFile('tlsMinVersion: 1.3\n').tlsMinVersion).to.equal('TLSv1.3');
+        expect(withFile('tlsMinVersion: "1.2"\n').tlsMinVersion).to.equal('TLSv1.2');
+        expect(withFile('tlsMinVersion: TLSv1.3\n').tlsMinVersion).to.equal('TLSv1.3');
+        expect(
+          withFile('tlsCipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384, TLS_AES_256_GCM_SHA384]\n')
+            .tlsCipherSuites,
+        ).to.equal('ECDHE-ECDSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384');
+        const config = loadConfig({
+          env: {
+            POD_HARDENER_TLS_CIPHER_SUITES: 'ECDHE-RSA-AES128-GCM-SHA256, ECDHE+AESGCM:!aNULL:@STRENGTH',
+            POD_HARDENER_TLS_MIN_VERSION: '1.3',
+          },
+        });
+        expect(config.tlsCipherSuites).to.equal('ECDHE-RSA-AES128-GCM-SHA256:ECDHE+AESGCM:!aNULL:@STRENGTH');
+        expect(config.tlsMinVersion).to.equal('TLSv1.3');
+      });
+
+      it('names every unknown suite, even beside known ones that OpenSSL would accept the list for', () => {
+        expectProblem(
+          () =>
+            withFile(
+              'tlsCipherSuites: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA257:TLS_AES_512\n',
+            ),
+          'tlsCipherSuites has entries that match no cipher suite',
+          '"ECDHE-ECDSA-AES128-GCM-SHA257", "TLS_AES_512"',
+          '(from /etc/ph.yaml: tlsCipherSuites)',
+        );
+        expectProblem(
+          () => loadConfig({ env: { POD_HARDENER_TLS_CIPHER_SUITES: 'ecdhe-ecdsa-aes128-gcm-sha256' } }),
+          'names are case-sensitive',
+          '(from env POD_HARDENER_TLS_CIPHER_SUITES)',
+        );
+        expectProblem(() => withFile('tlsCipherSuites: "ECDHE+AESGCM:@SECLEVEL=9"\n'), '"@SECLEVEL=9"');
+        expectProblem(
+          () => withFile('tlsCipherSuites: "!aNULL"\n'),
+          'tlsCipherSuites must select at least one',
+        );
+        expectProblem(
+          () => withFile('tlsCipherSuites: 42\n'),
+          'tlsCipherSuites must be an OpenSSL cipher list',
+        );
+      });
+
+      it('refuses a minimum version other than 1.2 or 1.3', () => {
+        for (const bad of ['1.1', '1', 'TLSv1.1', 'SSLv3', '1.0']) {
+          expectProblem(() => withFile(`tlsMinVersion: ${bad}\n`), 'tlsMinVersion must be 1.2 or 1.3');
+        }
+      });
+
+      it('refuses a TLS 1.3-only list unless the minimum version is 1.3', () => {
+        expectProblem(
+          () => withFile('tlsCipherSuites: TLS_AES_128_GCM_SHA256\n'),
+          'tlsCipherSuites names only TLS 1.3 suites but tlsMinVersion is 1.2',
+        );
+        const config = withFile('tlsCipherSuites: TLS_AES_128_GCM_SHA256\ntlsMinVersion: 1.3\n');
+        expect(config.tlsCipherSuites).to.equal('TLS_AES_128_GCM_SHA256');
+      });
     });
 
     it('accepts validities as short as 30 s, and refuses a CA shorter than twice the serving certificate', () => {
