@@ -10,7 +10,9 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { startServer, type RunningServer } from './http/server.js';
 import { createNamespaceSource, loadKubeConfig } from './k8s/namespaces.js';
 import { createLogger, type Logger } from './logger.js';
+import { createRecordSealer } from './core/record-seal.js';
 import { servingNames } from './tls/rotation.js';
+import { createSealKeyRing } from './tls/seal-keys.js';
 import { startSelfManagedTls, type SelfManagedTls } from './tls/self-managed.js';
 import { writeSelfSignedCertificate } from './tls/self-signed.js';
 
@@ -198,7 +200,9 @@ async function serve(config: Config): Promise<void> {
     namespaces.stop();
   };
 
+  const sealKeys = createSealKeyRing();
   const app = buildApp({
+    sealer: createRecordSealer(sealKeys.keys),
     settings: config.engine,
     namespaces,
     metrics,
@@ -216,6 +220,7 @@ async function serve(config: Config): Promise<void> {
     shutdownDelaySeconds: config.shutdownDelaySeconds,
     tlsCipherSuites: config.tlsCipherSuites,
     tlsMinVersion: config.tlsMinVersion,
+    onPairLoaded: sealKeys.onPairLoaded,
     logger,
     metrics,
   });
