@@ -140,14 +140,12 @@ export function resolvePolicy(
         CONTAINER_LISTS.flatMap((list) => (pod.spec?.[list] ?? []).map((c) => c.name)),
       );
       const honoured = new Set<string>();
-      const entries = splitList(skipControlsValue, MAX_SKIP_CONTROLS_ENTRIES + 1);
-      if (entries.length > MAX_SKIP_CONTROLS_ENTRIES) {
-        entries.length = MAX_SKIP_CONTROLS_ENTRIES;
-        warnings.push(
-          `${keys.skipControls}: only the first ${MAX_SKIP_CONTROLS_ENTRIES} entries are read; the rest are ignored`,
-        );
-      }
-      for (const entry of entries) {
+      for (const entry of readList(
+        keys.skipControls,
+        skipControlsValue,
+        MAX_SKIP_CONTROLS_ENTRIES,
+        warnings,
+      )) {
         const slash = entry.lastIndexOf('/');
         const container = slash >= 0 ? entry.slice(0, slash) : undefined;
         const control = slash >= 0 ? entry.slice(slash + 1) : entry;
@@ -184,14 +182,7 @@ export function resolvePolicy(
   const writablePaths = new Set(['/tmp']);
   const pathsValue = annotations[keys.writablePaths];
   if (pathsValue !== undefined) {
-    const entries = splitList(pathsValue, MAX_WRITABLE_PATHS + 1);
-    if (entries.length > MAX_WRITABLE_PATHS) {
-      entries.length = MAX_WRITABLE_PATHS;
-      warnings.push(
-        `${keys.writablePaths}: only the first ${MAX_WRITABLE_PATHS} entries are read; the rest are ignored`,
-      );
-    }
-    for (const entry of entries) {
+    for (const entry of readList(keys.writablePaths, pathsValue, MAX_WRITABLE_PATHS, warnings)) {
       const normalised = normaliseMountPath(entry);
       const refusal = normalised === undefined ? undefined : unsafeWritablePath(normalised);
       if (normalised === undefined) {
@@ -232,6 +223,14 @@ export function normaliseMountPath(raw: string): string | undefined {
   if (raw.split('/').includes('..')) return undefined;
   const normalised = path.posix.normalize(raw).replace(/\/+$/, '');
   return normalised === '' ? undefined : normalised;
+}
+
+/** The first `max` entries of a list annotation, with one warning when there were more. */
+function readList(key: string, value: string, max: number, warnings: string[]): string[] {
+  const entries = splitList(value, max + 1);
+  if (entries.length <= max) return entries;
+  warnings.push(`${key}: only the first ${max} entries are read; the rest are ignored`);
+  return entries.slice(0, max);
 }
 
 /**
