@@ -55,12 +55,8 @@ export interface ReviewDeps {
   readonly now?: () => number;
 }
 
-const processSealer = createRecordSealer(
-  (
-    (keys) => () =>
-      keys
-  )(randomSealKeys()),
-);
+const processSealKeys = randomSealKeys();
+const processSealer = createRecordSealer(() => processSealKeys);
 
 export type ParsedReview = { readonly review: AdmissionReview } | { readonly error: string };
 
@@ -199,7 +195,9 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
   const containers = containerCount(pod);
   if (containers > MAX_CONTAINERS_PER_POD) {
     const message = `pod has ${containers} containers; pod-hardener reviews at most ${MAX_CONTAINERS_PER_POD}`;
-    if (decision.mode !== 'enforce') return skip('over-limits', message, [`${message}; admitted unreviewed`]);
+    // audit mode prints nothing, as everywhere else.
+    const warnings = decision.mode === 'warn' ? [`${message}; admitted unreviewed`] : [];
+    if (decision.mode !== 'enforce') return skip('over-limits', message, warnings);
     return {
       response: {
         uid: request.uid,
