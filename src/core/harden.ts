@@ -44,7 +44,7 @@ export interface HardenResult {
  * construction, and a pod that needs nothing yields an empty patch.
  */
 export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions = {}): HardenResult {
-  const draft = cloneJson(pod);
+  const draft = draftOf(pod);
   if (!draft.spec) throw new Error('pod has no spec');
   const podLevel = options.oldPod === undefined;
   const added = options.oldPod && new Set(newEphemeralContainers(pod, options.oldPod));
@@ -87,6 +87,18 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
 }
 
 /**
+ * A copy of what the controls and the record may change: the spec, deeply, and the metadata one level
+ * deep (writeRecord copies the annotations before writing). Everything else, labels and managedFields
+ * among it, stays shared with the input, and the diff skips shared objects by identity, so a pod
+ * carrying tens of thousands of labels costs no more to harden than one without.
+ */
+function draftOf(pod: Pod): Pod {
+  const draft: Pod = Object.assign({}, pod, { spec: cloneJson(pod.spec) });
+  if (pod.metadata) draft.metadata = Object.assign({}, pod.metadata);
+  return draft;
+}
+
+/**
  * This pass's record: earlier sealed entries and this pass's changes, the honoured opt-outs and a new
  * seal. A pass that changes nothing leaves a trusted record as it is, and removes record annotations
  * the pod author wrote, so the stored record only ever says what the webhook did.
@@ -98,15 +110,25 @@ function writeRecord(
   sealRecord: HardenOptions['sealRecord'],
 ): void {
   const { keys } = policy;
+  const ours = [keys.changes, keys.optOuts, keys.changesSeal];
   if (changes.length === 0) {
-    const annotations = draft.metadata?.annotations;
-    if (policy.recordTrusted || annotations === undefined || annotations === null) return;
-    for (const key of [keys.changes, keys.optOuts, keys.changesSeal])
-      Reflect.deleteProperty(annotations, key);
+    const metadata = draft.metadata;
+    const annotations = metadata?.annotations;
+    if (
+      policy.recordTrusted ||
+      !metadata ||
+      !annotations ||
+      !ours.some((key) => Object.hasOwn(annotations, key))
+    )
+      return;
+    const kept = { ...annotations };
+    for (const key of ours) Reflect.deleteProperty(kept, key);
+    metadata.annotations = kept;
     return;
   }
   const metadata = (draft.metadata ??= {});
-  const annotations = metadata.annotations ?? {};
+  // A copy: the draft shares the input's annotations until the record is written (see draftOf).
+  const annotations = { ...metadata.annotations };
   const record = mergeChangesAnnotation(policy.earlierChanges, changes);
   const optOuts = policy.optOuts.length > 0 ? policy.optOuts.join(',') : undefined;
   annotations[keys.changes] = record;

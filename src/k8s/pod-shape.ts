@@ -11,8 +11,9 @@ const isAbsent = (v: unknown): boolean => v === undefined || v === null;
 function checkStringMap(value: unknown, where: string): string | undefined {
   if (isAbsent(value)) return undefined;
   if (!isJsonObject(value)) return `${where} must be an object`;
-  for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string') return `${where}[${JSON.stringify(key)}] must be a string`;
+  // for...in, not Object.entries: a map of 50,000 keys would otherwise be copied into as many pairs.
+  for (const key in value) {
+    if (typeof value[key] !== 'string') return `${where}[${JSON.stringify(key)}] must be a string`;
   }
   return undefined;
 }
@@ -137,9 +138,15 @@ export function exceedsDepth(value: unknown, max: number): boolean {
     const { node, depth } = item;
     if (typeof node !== 'object' || node === null) continue;
     if (depth >= max) return true;
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+    if (Array.isArray(node)) {
+      for (const child of node as unknown[])
+        if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+    } else {
+      const record = node as Record<string, unknown>;
+      for (const key in record) {
+        const child = record[key];
+        if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+      }
     }
   }
   return false;
