@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import v8 from 'node:v8';
 import { parseDocument } from 'yaml';
 import { CONTROL_IDS, isControlId, type ControlId } from './controls/ids.js';
 import {
@@ -52,6 +53,10 @@ export interface Config {
   readonly tlsCipherSuites: string;
   readonly tlsMinVersion: TlsMinVersion;
   readonly maxBodyBytes: number;
+  /** Back-pressure: request body bytes admitted at once; over it a request gets 429. */
+  readonly maxInFlightBytes: number;
+  /** Back-pressure: a review not started this long after its request arrived gets 503. */
+  readonly maxReviewWaitSeconds: number;
   readonly kubeconfig?: string;
   readonly namespaceLookupTimeoutMs: number;
   readonly tlsReloadIntervalSeconds: number;
@@ -82,6 +87,26 @@ export interface Config {
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/**
+ * The default in-flight budget is the V8 heap limit (--max-old-space-size plus the young generation)
+ * divided by this. Measured: a review held in flight costs up to about IN_FLIGHT_COST_FACTOR times its
+ * body in heap at the worst moment (the raw body, its string, the parsed object, the engine's copy,
+ * the patch and response) — see README, Performance.
+ */
+export const IN_FLIGHT_COST_FACTOR = 8;
+/** Never below one body of the default limit, so a largest review is always admitted on its own. */
+const MIN_DEFAULT_IN_FLIGHT_BYTES = DEFAULT_MAX_BODY_BYTES;
+export const DEFAULT_MAX_REVIEW_WAIT_SECONDS = 3;
+
+/** The in-flight budget for a V8 heap limit: heap / IN_FLIGHT_COST_FACTOR, whole MiB, at least 3 MiB. */
+export function defaultMaxInFlightBytes(heapLimitBytes: number): number {
+  const mib = 1024 * 1024;
+  return Math.max(
+    MIN_DEFAULT_IN_FLIGHT_BYTES,
+    Math.floor(heapLimitBytes / IN_FLIGHT_COST_FACTOR / mib) * mib,
+  );
+}
+
 export const DEFAULT_TLS_SECRET_NAME = 'pod-hardener-tls';
 export const DEFAULT_WEBHOOK_CONFIGURATION_NAME = 'pod-hardener';
 export const DEFAULT_TLS_SERVICE_NAME = 'pod-hardener';
@@ -124,6 +149,8 @@ export interface LoadConfigOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Injected so tests never touch the file system; defaults to a UTF-8 read. */
   readonly readFile?: (path: string) => string;
+  /** V8's heap size limit, from which maxInFlightBytes defaults; default this process's. */
+  readonly heapLimitBytes?: number;
 }
 
 /** The environment variable that names the YAML file when no --config flag is given. */
@@ -137,6 +164,8 @@ const SCALAR_KEYS = [
   'tlsCipherSuites',
   'tlsMinVersion',
   'maxBodyBytes',
+  'maxInFlightBytes',
+  'maxReviewWaitSeconds',
   'kubeconfig',
   'namespaceLookupTimeoutMs',
   'tlsReloadIntervalSeconds',
@@ -395,6 +424,8 @@ const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
   tlsCipherSuites: cipherList,
   tlsMinVersion,
   maxBodyBytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+  maxInFlightBytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+  maxReviewWaitSeconds: decimal(0, false, 'a number of seconds greater than 0'),
   kubeconfig: nonEmptyString,
   namespaceLookupTimeoutMs: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
   tlsReloadIntervalSeconds: decimal(0, false, 'a number greater than 0'),
@@ -655,6 +686,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     engine,
     port: scalar('port', DEFAULT_PORT),
     maxBodyBytes: scalar('maxBodyBytes', DEFAULT_MAX_BODY_BYTES),
+    maxInFlightBytes: scalar(
+      'maxInFlightBytes',
+      defaultMaxInFlightBytes(options.heapLimitBytes ?? v8.getHeapStatistics().heap_size_limit),
+    ),
+    maxReviewWaitSeconds: scalar('maxReviewWaitSeconds', DEFAULT_MAX_REVIEW_WAIT_SECONDS),
     namespaceLookupTimeoutMs: scalar('namespaceLookupTimeoutMs', 1000),
     tlsCipherSuites,
     tlsMinVersion: tlsMinVersionValue,

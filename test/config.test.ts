@@ -1,9 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { expect } from 'chai';
 import {
   ConfigError,
   DEFAULT_MAX_BODY_BYTES,
+  defaultMaxInFlightBytes,
   envVarName,
   loadConfig,
   type Config,
@@ -60,6 +62,8 @@ describe('config', () => {
         tlsCipherSuites: DEFAULT_TLS_CIPHER_SUITES,
         tlsMinVersion: 'TLSv1.2',
         maxBodyBytes: 3 * 1024 * 1024,
+        maxInFlightBytes: defaultMaxInFlightBytes(v8.getHeapStatistics().heap_size_limit),
+        maxReviewWaitSeconds: 3,
         namespaceLookupTimeoutMs: 1000,
         tlsReloadIntervalSeconds: 10,
         shutdownDelaySeconds: 5,
@@ -642,6 +646,25 @@ describe('config', () => {
       );
       const both = loadConfig({ argvFlags: { 'tls-cert': '/c', 'tls-key': '/k' } });
       expect(both).to.deep.include({ tlsCertFile: '/c', tlsKeyFile: '/k' });
+    });
+
+    it('derives the in-flight budget from the V8 heap limit, in whole MiB and never below one body', () => {
+      const mib = 1024 * 1024;
+      // --max-old-space-size=160 gives a heap limit of 208 MiB (with the young generation).
+      expect(loadConfig({ env: {}, heapLimitBytes: 208 * mib }).maxInFlightBytes).to.equal(26 * mib);
+      expect(loadConfig({ env: {}, heapLimitBytes: 2 * mib }).maxInFlightBytes).to.equal(
+        DEFAULT_MAX_BODY_BYTES,
+      );
+      const set = loadConfig({
+        env: { POD_HARDENER_MAX_IN_FLIGHT_BYTES: '1048576', POD_HARDENER_MAX_REVIEW_WAIT_SECONDS: '2.5' },
+        heapLimitBytes: 208 * mib,
+      });
+      expect(set).to.deep.include({ maxInFlightBytes: mib, maxReviewWaitSeconds: 2.5 });
+      expectProblem(
+        () => withFile('maxInFlightBytes: 0\nmaxReviewWaitSeconds: 0\n'),
+        'maxInFlightBytes must be a positive integer, got 0',
+        'maxReviewWaitSeconds must be a number of seconds greater than 0, got 0',
+      );
     });
 
     it('reports timing values that make no sense', () => {
