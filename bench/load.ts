@@ -24,22 +24,31 @@ export interface LoadResult {
   readonly requests: number;
   readonly durationSeconds: number;
   readonly requestsPerSecond: number;
-  readonly latencyMs: {
-    readonly p50: number;
-    readonly p99: number;
-    readonly max: number;
-    readonly mean: number;
-  };
+  /** Every response, refusals included. */
+  readonly latencyMs: LatencySummary;
+  /** Reviews answered (2xx) only; in cells without refusals the same as latencyMs. */
+  readonly servedLatencyMs: LatencySummary;
+  /** 2xx responses. */
+  readonly served: number;
+  /** Back-pressure refusals: 429 or 503 with Retry-After. Not errors: the server said "not now". */
+  readonly refusals: number;
   /** Connection errors and timeouts (autocannon's errors, timeouts included). */
   readonly connectionErrors: number;
   readonly timeouts: number;
   readonly non2xx: number;
   /** 2xx responses that failed a check (uid, allowed, patch). */
   readonly mismatches: number;
-  /** connectionErrors + non2xx + mismatches. */
+  /** connectionErrors + non2xx that are not refusals + mismatches. */
   readonly errors: number;
   readonly mismatchExamples: readonly string[];
   readonly responseBytes: number | undefined;
+}
+
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
 }
 
 let current: Instance | undefined;
@@ -84,6 +93,37 @@ export function responseProblem(
   return undefined;
 }
 
+function summary(values: Float64Array): LatencySummary {
+  const sorted = values.slice().sort();
+  let total = 0;
+  for (const v of sorted) total += v;
+  return {
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    mean: sorted.length === 0 ? Number.NaN : total / sorted.length,
+  };
+}
+
+/** A growable list of latencies. */
+class Samples {
+  private values = new Float64Array(16_384);
+  length = 0;
+
+  push(value: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = value;
+  }
+
+  view(): Float64Array {
+    return this.values.subarray(0, this.length);
+  }
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const template = bodyTemplate(options.review);
   const prefix = Buffer.from(template.prefix);
@@ -92,8 +132,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let mismatches = 0;
   const examples: string[] = [];
   let responseBytes: number | undefined;
-  let latencies = new Float64Array(16_384);
-  let recorded = 0;
+  const all = new Samples();
+  const served = new Samples();
+  let refusals = 0;
 
   const instance = autocannon({
     url: options.url,
@@ -111,9 +152,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           return { ...request, body: Buffer.concat([prefix, Buffer.from(uid), suffix]) };
         },
         onResponse: (status, body, context) => {
-          responseBytes ??= Buffer.byteLength(body);
-          // Non-2xx responses are counted by autocannon.
+          // Non-2xx responses are counted by autocannon; refusals are told apart by their status.
+          if (status === 429 || status === 503) {
+            refusals++;
+            return;
+          }
           if (status < 200 || status > 299) return;
+          responseBytes ??= Buffer.byteLength(body);
           const problem = responseProblem(status, body, context.uid, options.expectPatch);
           if (problem === undefined) return;
           mismatches++;
@@ -123,31 +168,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     ],
   });
   current = instance;
-  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-    if (recorded === latencies.length) {
-      const grown = new Float64Array(latencies.length * 2);
-      grown.set(latencies);
-      latencies = grown;
-    }
-    latencies[recorded++] = responseTimeMs;
+  instance.on('response', (_client: unknown, status: number, _bytes: number, responseTimeMs: number) => {
+    all.push(responseTimeMs);
+    if (status >= 200 && status <= 299) served.push(responseTimeMs);
   });
   try {
     const result = await instance;
-    const sorted = latencies.slice(0, recorded).sort();
-    let total = 0;
-    for (const v of sorted) total += v;
-    const requests = recorded;
-    const errors = result.errors + result.non2xx + mismatches;
+    const requests = all.length;
+    const errors = result.errors + result.non2xx - refusals + mismatches;
     return {
       requests,
       durationSeconds: result.duration,
       requestsPerSecond: requests / result.duration,
-      latencyMs: {
-        p50: quantile(sorted, 0.5),
-        p99: quantile(sorted, 0.99),
-        max: sorted[sorted.length - 1] ?? Number.NaN,
-        mean: requests === 0 ? Number.NaN : total / requests,
-      },
+      latencyMs: summary(all.view()),
+      servedLatencyMs: summary(served.view()),
+      served: served.length,
+      refusals,
       connectionErrors: result.errors,
       timeouts: result.timeouts,
       non2xx: result.non2xx,

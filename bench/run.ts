@@ -10,6 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSelfSignedCertificate } from '../src/tls/self-signed.js';
+import {
+  BURST_IDS,
+  burstSpecs,
+  deploymentNodeOptions,
+  idleRss,
+  runBurstCell,
+  type BurstCell,
+} from './burst.js';
 import { buildCorpus, CORPUS_IDS, reviewBytes } from './corpus.js';
 import { DEFAULT_ENGINE_OPTIONS, fitLinear, runEngineBench, type EngineResult } from './engine.js';
 import { runLoad, stopLoad } from './load.js';
@@ -49,9 +57,11 @@ Options (flags win over the environment):
   --no-pin           BENCH_PIN=0               do not pin the load generator to CPU 0 and the servers
                                                to CPU 1 (pinning needs taskset and two CPUs)
   --server-node-options=OPTS  BENCH_SERVER_NODE_OPTIONS
-                                               node options for both servers, e.g.
+                                               node options for both servers (default: the
+                                               Deployment's NODE_OPTIONS), e.g.
                                                --server-node-options='--max-old-space-size=96'
-  --only LIST                                  parts to run, comma-separated: engine, ${CORPUS_IDS.join(', ')}
+  --only LIST                                  parts to run, comma-separated: engine,
+                                               ${[...CORPUS_IDS, ...BURST_IDS].join(', ')}
   --profile                                    servers write V8 CPU profiles to bench/results/profiles/
   --quick                                      a smoke run: 1 s rows, 0.5 s warm-up, fewer engine calls
   --help
@@ -65,7 +75,7 @@ function positive(name: string, text: string | undefined, fallback: number): num
   return value;
 }
 
-const PARTS: readonly string[] = ['engine', ...CORPUS_IDS];
+const PARTS: readonly string[] = ['engine', ...CORPUS_IDS, ...BURST_IDS];
 
 function onlyList(text: string | undefined): readonly string[] {
   if (text === undefined) return PARTS;
@@ -129,9 +139,12 @@ function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv): RunSett
     quick,
     profile: values.profile === true,
     only: onlyList(values.only),
-    serverNodeOptions: (values['server-node-options'] ?? env.BENCH_SERVER_NODE_OPTIONS ?? '')
-      .split(/\s+/)
-      .filter((o) => o !== ''),
+    serverNodeOptions:
+      (values['server-node-options'] ?? env.BENCH_SERVER_NODE_OPTIONS) === undefined
+        ? deploymentNodeOptions(REPO_ROOT)
+        : (values['server-node-options'] ?? env.BENCH_SERVER_NODE_OPTIONS ?? '')
+            .split(/\s+/)
+            .filter((o) => o !== ''),
     pin: values['no-pin'] !== true && env.BENCH_PIN !== '0' && os.cpus().length >= 2,
   };
 }
@@ -242,6 +255,7 @@ async function main(): Promise<void> {
         tls,
       );
       try {
+        const idleRssMiB = await idleRss(server);
         const common = {
           url: server.url,
           review: entry.review,
@@ -312,6 +326,7 @@ async function main(): Promise<void> {
           label,
           load,
           warmup: { requests: warmup.requests, errors: warmup.errors },
+          idleRssMiB,
           peakRssMiB: after.peakRssBytes === undefined ? undefined : after.peakRssBytes / MIB,
           serverCpuMicrosPerRequest: cpu,
           clientCpuMicrosPerRequest:
@@ -330,6 +345,23 @@ async function main(): Promise<void> {
     }
   }
 
+  const burst: BurstCell[] = [];
+  for (const spec of burstSpecs().filter((b) => settings.only.includes(b.id))) {
+    log(`${spec.id}: webhook, ${spec.connections} connections, ${spec.description}`);
+    const cell = await runBurstCell(spec, {
+      repoRoot: REPO_ROOT,
+      tls,
+      nodeArgs: settings.serverNodeOptions,
+      ...(pinned ? { cpu: SERVER_CPU } : {}),
+      durationSeconds: settings.durationSeconds,
+      timeoutSeconds: settings.timeoutSeconds,
+      runNumber: (runNumber += 2),
+    });
+    if (!cell.survived) log(`  the server died:\n${cell.serverOutputTail ?? ''}`);
+    if (cell.load.errors > 0) log(`  ${cell.load.errors} errors (${cell.load.mismatchExamples.join('; ')})`);
+    burst.push(cell);
+  }
+
   const report: BenchReport = {
     schema: 1,
     date,
@@ -346,8 +378,9 @@ async function main(): Promise<void> {
     settings: { ...settings, pin: pinned },
     totalSeconds: (Date.now() - started) / 1000,
     http,
+    burst,
     engine: { results: engineResults, fit, otherCores: engineOtherCores },
-    targets: checkTargets(http, engineResults, fit),
+    targets: checkTargets(http, engineResults, fit, burst),
   };
 
   await mkdir(RESULTS_DIR, { recursive: true });

@@ -27,6 +27,8 @@ export interface ServerSpec {
   readonly nodeArgs?: readonly string[];
   /** Pin the server (every thread) to this CPU with taskset. */
   readonly cpu?: number;
+  /** Extra environment, e.g. POD_HARDENER_MAX_IN_FLIGHT_BYTES for an experiment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface TlsFiles {
@@ -226,7 +228,7 @@ export class ServerProcess {
       const [file = process.execPath, ...rest] = command;
       const child = spawn(file, rest, {
         cwd: repoRoot,
-        env: childEnv(),
+        env: { ...childEnv(), ...spec.env },
         // At info level the webhook writes a JSON line per review; /dev/null takes them without making
         // the benchmark process (which is also the load generator) read them.
         stdio: ['ignore', spec.logLevel === 'info' ? 'ignore' : 'pipe', 'pipe'],
