@@ -651,7 +651,7 @@ describe('config', () => {
     it('derives the in-flight budget from the V8 heap limit, in whole MiB and never below one body', () => {
       const mib = 1024 * 1024;
       // --max-old-space-size=160 gives a heap limit of 208 MiB (with the young generation).
-      expect(loadConfig({ env: {}, heapLimitBytes: 208 * mib }).maxInFlightBytes).to.equal(26 * mib);
+      expect(loadConfig({ env: {}, heapLimitBytes: 208 * mib }).maxInFlightBytes).to.equal(8 * mib);
       expect(loadConfig({ env: {}, heapLimitBytes: 2 * mib }).maxInFlightBytes).to.equal(
         DEFAULT_MAX_BODY_BYTES,
       );
