@@ -37,8 +37,6 @@ export interface NodeOptions {
   readonly dir: string;
   readonly controlPlane: ControlPlane;
   readonly cluster: Cluster;
-  /** Extra docker-archive tarballs to import (the real-workload images). */
-  readonly extraImages?: readonly string[];
 }
 
 export function hostScript(repoRoot: string): string {
@@ -212,7 +210,14 @@ export async function startNode(options: NodeOptions): Promise<Node> {
       ],
       { maxBuffer: 1 << 24 },
     );
-    const tarballs = [...stdout.split('\n').filter((line) => line !== ''), ...(options.extraImages ?? [])];
+    const workloads = await run(
+      'bash',
+      [path.join(options.repoRoot, 'test/e2e/node/workloads.sh'), imagesDir],
+      {
+        maxBuffer: 1 << 24,
+      },
+    );
+    const tarballs = [...stdout.split('\n'), ...workloads.stdout.split('\n')].filter((line) => line !== '');
     for (const tarball of tarballs) await ctr(['images', 'import', tarball]);
 
     const pki = options.controlPlane.pki;
