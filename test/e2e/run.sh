@@ -37,6 +37,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# A signal ends the script through exit, so the EXIT trap runs.
+trap 'exit 130' INT TERM HUP
 
 status=0
 if [[ "$suites" == *admission* ]]; then

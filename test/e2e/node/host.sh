@@ -2,7 +2,8 @@
 # Host-global set-up and teardown of the e2e node (one node per machine at a time).
 #
 #   host.sh install             apt-get install what the node needs and the machine lacks
-#   host.sh up API_PORT         record the host's state, then: a node IP on lo, an unreachable route
+#   host.sh up API_PORT [STATE_DIR]
+#                               record the host's state (and STATE_DIR, for a later `down`), then: a node IP on lo, an unreachable route
 #                               for the service CIDR, one DNAT rule for the kubernetes Service, a
 #                               FORWARD guard so pod traffic never leaves the machine, ip_forward
 #   host.sh down [STATE_DIR...] kill what runs in the kubepods cgroups and our shims, unmount what is
@@ -63,7 +64,8 @@ save_iptables_filtered() {
 
 up() {
   need_root
-  local api_port="${1:?usage: host.sh up API_PORT}"
+  local api_port="${1:?usage: host.sh up API_PORT [STATE_DIR]}"
+  local state_dir="${2:-}"
   if [[ -e "$RECORD" ]]; then
     log "a previous node was not torn down; tearing it down first"
     down
@@ -71,6 +73,7 @@ up() {
   mkdir -p "$RECORD_DIR"
   {
     echo "ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)"
+    if [[ -n "$state_dir" ]]; then echo "state_dir=${state_dir}"; fi
     for dir in "${GLOBAL_DIRS[@]}"; do
       if [[ -e "$dir" ]]; then echo "existed=${dir}"; fi
     done
@@ -103,6 +106,12 @@ kill_pids() {
 down() {
   need_root
   local state_dirs=("$@")
+  # The directory of the run that made the record: after an interrupted run, its mounts are still there.
+  if [[ -f "$RECORD" ]]; then
+    local recorded
+    recorded="$(sed -n 's/^state_dir=//p' "$RECORD")"
+    if [[ -n "$recorded" ]]; then state_dirs+=("$recorded"); fi
+  fi
 
   # 1. Every container process (they live in the kubepods cgroups) and every shim of ours.
   local pids=()
@@ -188,7 +197,7 @@ case "${1:-}" in
     down "$@"
     ;;
   *)
-    echo "usage: host.sh install | up API_PORT | down [STATE_DIR...]" >&2
+    echo "usage: host.sh install | up API_PORT [STATE_DIR] | down [STATE_DIR...]" >&2
     exit 2
     ;;
 esac

@@ -47,7 +47,7 @@ export function hostScript(repoRoot: string): string {
 export async function prepareHost(repoRoot: string, dir: string, apiPort: number): Promise<void> {
   await run('bash', [hostScript(repoRoot), 'install'], { maxBuffer: 1 << 24 });
   await run('bash', [hostScript(repoRoot), 'down', dir], { maxBuffer: 1 << 24 });
-  await run('bash', [hostScript(repoRoot), 'up', String(apiPort)], { maxBuffer: 1 << 24 });
+  await run('bash', [hostScript(repoRoot), 'up', String(apiPort), dir], { maxBuffer: 1 << 24 });
 }
 
 export async function teardownHost(repoRoot: string, dir: string): Promise<void> {
