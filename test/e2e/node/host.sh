@@ -183,6 +183,13 @@ down() {
       rm -rf "$dir" 2> /dev/null || log "could not remove ${dir}"
     fi
   done
+  # An interrupted e2e run's directory (its processes and mounts are gone now); make cluster's is
+  # removed by cluster.sh.
+  if [[ -n "${recorded:-}" && "$recorded" == /tmp/pod-hardener-node-* && -d "$recorded" ]]; then
+    local named=false
+    for dir in "$@"; do [[ "${dir%/}" == "${recorded%/}" ]] && named=true; done
+    $named || rm -rf "$recorded"
+  fi
   rm -rf "$RECORD_DIR"
 }
 
