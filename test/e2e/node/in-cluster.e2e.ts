@@ -122,6 +122,6 @@ describe('e2e node: the webhook in-cluster from the shipped manifests', () => {
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-    expect(pod.spec?.securityContext?.runAsNonRoot).to.be.true;
+    expect(pod.spec?.securityContext?.runAsUser).to.equal(65532);
   });
 });

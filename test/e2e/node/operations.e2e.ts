@@ -41,7 +41,7 @@ function startClient(namespace: string): { stop: () => Promise<ClientResult> } {
       try {
         const pod = await cluster.core.createNamespacedPod({ namespace, body });
         result.created += 1;
-        if (pod.spec?.securityContext?.runAsNonRoot !== true) result.unhardened.push(`load-${i}`);
+        if (pod.spec?.securityContext?.runAsUser !== 65532) result.unhardened.push(`load-${i}`);
       } catch (error) {
         result.failures.push(`load-${i} at ${new Date().toISOString()}: ${String(error).slice(0, 400)}`);
       }

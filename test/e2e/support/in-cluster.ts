@@ -51,7 +51,7 @@ export async function deployWebhook(
         metadata: { name: 'probe' },
         spec: { containers: [{ name: 'c', image: 'localhost/e2e/busybox:latest' }] },
       });
-      return pod.spec?.securityContext?.runAsNonRoot === true ? true : undefined;
+      return pod.spec?.securityContext?.runAsUser === 65532 ? true : undefined;
     },
     { timeoutMs: 60_000, intervalMs: 500 },
   );
