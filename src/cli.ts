@@ -8,10 +8,13 @@ import { CONFIG_FILE_ENV, CONFIG_FLAGS, ConfigError, loadConfig, type Config } f
 import { buildApp } from './http/app.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { startServer, type RunningServer } from './http/server.js';
-import { createNamespaceSource, loadKubeConfig } from './k8s/namespaces.js';
+import { LOOKUPS_OFF } from './core/namespaces.js';
+import type { StoppableNamespaceSource } from './k8s/namespaces.js';
 import { createLogger, type Logger } from './logger.js';
+import { createRecordSealer } from './core/record-seal.js';
 import { servingNames } from './tls/rotation.js';
-import { startSelfManagedTls, type SelfManagedTls } from './tls/self-managed.js';
+import { createSealKeyRing } from './tls/seal-keys.js';
+import type { SelfManagedTls } from './tls/self-managed.js';
 import { writeSelfSignedCertificate } from './tls/self-signed.js';
 
 const EXIT_USAGE = 2;
@@ -183,27 +186,23 @@ async function serve(config: Config): Promise<void> {
     };
   }
 
-  const namespaces = await createNamespaceSource({
-    cluster: config.cluster,
-    lookupTimeoutMs: config.namespaceLookupTimeoutMs,
-    logger,
-    onLookupFailure: () => {
-      metrics.namespaceLookupFailures.inc();
-    },
-    onWatchRestart: () => {
-      metrics.namespaceWatchRestarts.inc();
-    },
-  });
+  const namespaces = await namespaceSource(config, logger, metrics);
   started.stopNamespaces = () => {
     namespaces.stop();
   };
 
+  const sealKeys = createSealKeyRing();
   const app = buildApp({
+    sealer: createRecordSealer(sealKeys.keys),
     settings: config.engine,
     namespaces,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    backPressure: {
+      maxInFlightBytes: config.maxInFlightBytes,
+      maxReviewWaitSeconds: config.maxReviewWaitSeconds,
+    },
     isShuttingDown: () => stopping || (started.running?.isShuttingDown() ?? false),
   });
   const running = await startServer({
@@ -214,6 +213,9 @@ async function serve(config: Config): Promise<void> {
     keyFile,
     reloadIntervalSeconds: config.tlsReloadIntervalSeconds,
     shutdownDelaySeconds: config.shutdownDelaySeconds,
+    tlsCipherSuites: config.tlsCipherSuites,
+    tlsMinVersion: config.tlsMinVersion,
+    onPairLoaded: sealKeys.onPairLoaded,
     logger,
     metrics,
   });
@@ -228,6 +230,7 @@ async function serve(config: Config): Promise<void> {
     ...(config.configFile === undefined ? {} : { configFile: config.configFile }),
     tls: config.tlsMode,
     certFile,
+    maxInFlightBytes: config.maxInFlightBytes,
   });
   if (generatedDir !== undefined) {
     process.stderr.write(
@@ -236,6 +239,30 @@ async function serve(config: Config): Promise<void> {
         `  try: curl --cacert ${certFile} https://localhost:${running.port}/healthz\n`,
     );
   }
+}
+
+/**
+ * @kubernetes/client-node costs about 60 MiB of memory once loaded (every API group's models), so it is
+ * loaded only when a cluster is configured: never for local runs, the benchmark or the abuse suite.
+ */
+async function namespaceSource(
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<StoppableNamespaceSource> {
+  if (config.cluster.kind === 'off') return { ...LOOKUPS_OFF, stop: () => undefined };
+  const { createNamespaceSource } = await import('./k8s/namespaces.js');
+  return createNamespaceSource({
+    cluster: config.cluster,
+    lookupTimeoutMs: config.namespaceLookupTimeoutMs,
+    logger,
+    onLookupFailure: () => {
+      metrics.namespaceLookupFailures.inc();
+    },
+    onWatchRestart: () => {
+      metrics.namespaceWatchRestarts.inc();
+    },
+  });
 }
 
 interface PreparedTls {
@@ -288,6 +315,11 @@ async function startSelfManagedTlsFor(
     dir: config.tlsCertDir,
     ...names,
   });
+  // Loaded here, not at the top, for the same reason as the namespace source: it needs client-node.
+  const [{ startSelfManagedTls }, { loadKubeConfig }] = await Promise.all([
+    import('./tls/self-managed.js'),
+    import('./k8s/namespaces.js'),
+  ]);
   return startSelfManagedTls({
     kubeConfig: loadKubeConfig(config.cluster),
     namespace: config.namespace,

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
+import v8 from 'node:v8';
 import { parseDocument } from 'yaml';
 import { CONTROL_IDS, isControlId, type ControlId } from './controls/ids.js';
 import {
@@ -13,6 +15,7 @@ import {
   type Mode,
   type ResourceDefaults,
 } from './core/settings.js';
+import { DEFAULT_TLS_CIPHER_SUITES, TLS_MIN_VERSIONS, type TlsMinVersion } from './http/server.js';
 import { LOG_LEVELS, isLogLevel, type LogLevel } from './logger.js';
 import { isJsonObject } from './util/json.js';
 import { compareQuantities, parseQuantity, type Quantity } from './util/quantity.js';
@@ -46,7 +49,14 @@ export interface Config {
   readonly host?: string;
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
+  /** OpenSSL cipher list (TLS 1.2 suites and TLS 1.3 `TLS_*` suites), ':'-separated. */
+  readonly tlsCipherSuites: string;
+  readonly tlsMinVersion: TlsMinVersion;
   readonly maxBodyBytes: number;
+  /** Back-pressure: request body bytes admitted at once; over it a request gets 429. */
+  readonly maxInFlightBytes: number;
+  /** Back-pressure: a review not started this long after its request arrived gets 503. */
+  readonly maxReviewWaitSeconds: number;
   readonly kubeconfig?: string;
   readonly namespaceLookupTimeoutMs: number;
   readonly tlsReloadIntervalSeconds: number;
@@ -77,6 +87,26 @@ export interface Config {
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/**
+ * The default in-flight budget is the V8 heap limit (--max-old-space-size plus the young generation)
+ * divided by this. Measured: a review held in flight costs up to about IN_FLIGHT_COST_FACTOR times its
+ * body in heap at the worst moment (the raw body, its string, the parsed object, the engine's copy,
+ * the patch and response) — see README, Performance.
+ */
+export const IN_FLIGHT_COST_FACTOR = 8;
+/** Never below one body of the default limit, so a largest review is always admitted on its own. */
+const MIN_DEFAULT_IN_FLIGHT_BYTES = DEFAULT_MAX_BODY_BYTES;
+export const DEFAULT_MAX_REVIEW_WAIT_SECONDS = 3;
+
+/** The in-flight budget for a V8 heap limit: heap / IN_FLIGHT_COST_FACTOR, whole MiB, at least 3 MiB. */
+export function defaultMaxInFlightBytes(heapLimitBytes: number): number {
+  const mib = 1024 * 1024;
+  return Math.max(
+    MIN_DEFAULT_IN_FLIGHT_BYTES,
+    Math.floor(heapLimitBytes / IN_FLIGHT_COST_FACTOR / mib) * mib,
+  );
+}
+
 export const DEFAULT_TLS_SECRET_NAME = 'pod-hardener-tls';
 export const DEFAULT_WEBHOOK_CONFIGURATION_NAME = 'pod-hardener';
 export const DEFAULT_TLS_SERVICE_NAME = 'pod-hardener';
@@ -119,6 +149,8 @@ export interface LoadConfigOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Injected so tests never touch the file system; defaults to a UTF-8 read. */
   readonly readFile?: (path: string) => string;
+  /** V8's heap size limit, from which maxInFlightBytes defaults; default this process's. */
+  readonly heapLimitBytes?: number;
 }
 
 /** The environment variable that names the YAML file when no --config flag is given. */
@@ -129,7 +161,11 @@ const SCALAR_KEYS = [
   'host',
   'tlsCertFile',
   'tlsKeyFile',
+  'tlsCipherSuites',
+  'tlsMinVersion',
   'maxBodyBytes',
+  'maxInFlightBytes',
+  'maxReviewWaitSeconds',
   'kubeconfig',
   'namespaceLookupTimeoutMs',
   'tlsReloadIntervalSeconds',
@@ -310,6 +346,70 @@ const controlList: Check<readonly ControlId[]> = (value) => {
     : { problem: `has unknown control id ${bad.join(', ')} (known: ${CONTROL_IDS.join(', ')})` };
 };
 
+/** 1.2 and 1.3 (YAML reads them as numbers), or Node's own names TLSv1.2 and TLSv1.3. */
+const tlsMinVersion: Check<TlsMinVersion> = (value) => {
+  const text = typeof value === 'number' ? value.toFixed(1) : value;
+  if (typeof text === 'string') {
+    const name = text.trim().startsWith('TLSv') ? text.trim() : `TLSv${text.trim()}`;
+    const found = TLS_MIN_VERSIONS.find((v) => v === name);
+    if (found !== undefined) return { ok: found };
+  }
+  return { problem: `must be 1.2 or 1.3, got ${show(value)}` };
+};
+
+function acceptsCiphers(ciphers: string): boolean {
+  try {
+    tls.createSecureContext({ ciphers });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// OpenSSL's directives; SECLEVEL above 5 does not exist.
+const CIPHER_DIRECTIVE_RE = /^@(STRENGTH|SECLEVEL=[0-5])$/;
+
+/**
+ * An OpenSSL cipher list as one string (':', ',' or spaces between entries) or a YAML list. OpenSSL
+ * silently skips names it does not know as long as one entry matches something, so every entry that
+ * adds suites is checked on its own: a typo is reported instead of quietly offering fewer suites.
+ * Exclusions (`!X`, `-X`) and reorderings (`+X`) are not checked; an unknown one changes nothing.
+ */
+const cipherList: Check<string> = (value) => {
+  const items: unknown[] | undefined =
+    typeof value === 'string' ? value.split(/[:,\s]+/) : Array.isArray(value) ? value : undefined;
+  if (items === undefined) return { problem: `must be an OpenSSL cipher list string, got ${show(value)}` };
+  const entries: string[] = [];
+  const bad: string[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string' || /[:,\s]/.test(item.trim())) {
+      bad.push(show(item));
+      continue;
+    }
+    const entry = item.trim();
+    if (entry === '') continue;
+    entries.push(entry);
+    if (entry.startsWith('@')) {
+      if (!CIPHER_DIRECTIVE_RE.test(entry)) bad.push(show(entry));
+    } else if (!/^[!+-]/.test(entry) && !acceptsCiphers(entry)) {
+      bad.push(show(entry));
+    }
+  }
+  if (bad.length > 0) {
+    return {
+      problem:
+        `has entries that match no cipher suite this build of OpenSSL (${process.versions.openssl}) ` +
+        `offers: ${bad.join(', ')} (names are case-sensitive, e.g. ECDHE-ECDSA-AES128-GCM-SHA256 or ` +
+        `TLS_AES_128_GCM_SHA256; "openssl ciphers -v" lists them)`,
+    };
+  }
+  const ciphers = entries.join(':');
+  if (entries.length === 0 || !acceptsCiphers(ciphers)) {
+    return { problem: `must select at least one cipher suite, got ${show(value)}` };
+  }
+  return { ok: ciphers };
+};
+
 const tlsValiditySeconds = integer(
   MIN_TLS_VALIDITY_SECONDS,
   MAX_TLS_VALIDITY_SECONDS,
@@ -321,7 +421,11 @@ const SCALAR_CHECKS: { readonly [K in ScalarKey]: Check<unknown> } = {
   host: ipAddress,
   tlsCertFile: nonEmptyString,
   tlsKeyFile: nonEmptyString,
+  tlsCipherSuites: cipherList,
+  tlsMinVersion,
   maxBodyBytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+  maxInFlightBytes: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
+  maxReviewWaitSeconds: decimal(0, false, 'a number of seconds greater than 0'),
   kubeconfig: nonEmptyString,
   namespaceLookupTimeoutMs: integer(1, Number.MAX_SAFE_INTEGER, 'a positive integer'),
   tlsReloadIntervalSeconds: decimal(0, false, 'a number greater than 0'),
@@ -518,6 +622,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         : { kind: 'off' };
 
   const tlsReloadIntervalSeconds = scalar('tlsReloadIntervalSeconds', 10);
+  const tlsCipherSuites = scalar('tlsCipherSuites', DEFAULT_TLS_CIPHER_SUITES);
+  const tlsMinVersionValue = scalar<TlsMinVersion>('tlsMinVersion', 'TLSv1.2');
+  // TLS 1.3 suites are named TLS_*; with none named, OpenSSL keeps its TLS 1.3 defaults (all AEAD). With
+  // no TLS 1.2 suite, though, a TLS 1.2 client can never connect.
+  if (
+    settings.has('tlsCipherSuites') &&
+    tlsMinVersionValue === 'TLSv1.2' &&
+    tlsCipherSuites.split(':').every((entry) => entry.startsWith('TLS_') || /^[!+@-]/.test(entry))
+  ) {
+    problems.push(
+      `tlsCipherSuites names only TLS 1.3 suites but tlsMinVersion is 1.2: TLS 1.2 clients could not ` +
+        `connect; add TLS 1.2 suites (e.g. ECDHE-ECDSA-AES128-GCM-SHA256) or set tlsMinVersion to 1.3`,
+    );
+  }
   const givenFiles = tlsCertFile !== undefined || tlsKeyFile !== undefined;
   const tlsMode = scalar<TlsMode>('tlsMode', givenFiles ? 'files' : 'self-signed');
   const namespace = take('namespace', namespaceName, undefined);
@@ -568,7 +686,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     engine,
     port: scalar('port', DEFAULT_PORT),
     maxBodyBytes: scalar('maxBodyBytes', DEFAULT_MAX_BODY_BYTES),
+    maxInFlightBytes: scalar(
+      'maxInFlightBytes',
+      defaultMaxInFlightBytes(options.heapLimitBytes ?? v8.getHeapStatistics().heap_size_limit),
+    ),
+    maxReviewWaitSeconds: scalar('maxReviewWaitSeconds', DEFAULT_MAX_REVIEW_WAIT_SECONDS),
     namespaceLookupTimeoutMs: scalar('namespaceLookupTimeoutMs', 1000),
+    tlsCipherSuites,
+    tlsMinVersion: tlsMinVersionValue,
     tlsReloadIntervalSeconds,
     shutdownDelaySeconds,
     shutdownTimeoutSeconds,

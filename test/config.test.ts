@@ -1,15 +1,18 @@
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { expect } from 'chai';
 import {
   ConfigError,
   DEFAULT_MAX_BODY_BYTES,
+  defaultMaxInFlightBytes,
   envVarName,
   loadConfig,
   type Config,
   type LoadConfigOptions,
 } from '../src/config.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+import { DEFAULT_TLS_CIPHER_SUITES } from '../src/http/server.js';
 
 function filesFrom(files: Readonly<Record<string, string>>): (path: string) => string {
   return (path) => {
@@ -56,7 +59,11 @@ describe('config', () => {
       expect(config).to.deep.equal({
         engine: DEFAULT_ENGINE_SETTINGS,
         port: 8443,
+        tlsCipherSuites: DEFAULT_TLS_CIPHER_SUITES,
+        tlsMinVersion: 'TLSv1.2',
         maxBodyBytes: 3 * 1024 * 1024,
+        maxInFlightBytes: defaultMaxInFlightBytes(v8.getHeapStatistics().heap_size_limit),
+        maxReviewWaitSeconds: 3,
         namespaceLookupTimeoutMs: 1000,
         tlsReloadIntervalSeconds: 10,
         shutdownDelaySeconds: 5,
@@ -366,6 +373,77 @@ describe('config', () => {
       expectProblem(() => withFile('tlsExtraHosts: {a: 1}\n'), 'tlsExtraHosts must be a list');
     });
 
+    describe('cipher suites and minimum version', () => {
+      it('defaults to ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2, and the TLS 1.3 suites', () => {
+        const suites = loadConfig({ env: {} }).tlsCipherSuites.split(':');
+        expect(suites.filter((s) => !s.startsWith('TLS_'))).to.have.length.above(0);
+        for (const suite of suites) {
+          expect(suite).to.match(
+            /^(TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_|ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM|CHACHA20-POLY1305))/,
+          );
+        }
+      });
+
+      it('reads both keys from the file, the environment and as YAML numbers or Node names', () => {
+        expect(withFile('tlsMinVersion: 1.3\n').tlsMinVersion).to.equal('TLSv1.3');
+        expect(withFile('tlsMinVersion: "1.2"\n').tlsMinVersion).to.equal('TLSv1.2');
+        expect(withFile('tlsMinVersion: TLSv1.3\n').tlsMinVersion).to.equal('TLSv1.3');
+        expect(
+          withFile('tlsCipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384, TLS_AES_256_GCM_SHA384]\n')
+            .tlsCipherSuites,
+        ).to.equal('ECDHE-ECDSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384');
+        const config = loadConfig({
+          env: {
+            POD_HARDENER_TLS_CIPHER_SUITES: 'ECDHE-RSA-AES128-GCM-SHA256, ECDHE+AESGCM:!aNULL:@STRENGTH',
+            POD_HARDENER_TLS_MIN_VERSION: '1.3',
+          },
+        });
+        expect(config.tlsCipherSuites).to.equal('ECDHE-RSA-AES128-GCM-SHA256:ECDHE+AESGCM:!aNULL:@STRENGTH');
+        expect(config.tlsMinVersion).to.equal('TLSv1.3');
+      });
+
+      it('names every unknown suite, even beside known ones that OpenSSL would accept the list for', () => {
+        expectProblem(
+          () =>
+            withFile(
+              'tlsCipherSuites: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA257:TLS_AES_512\n',
+            ),
+          'tlsCipherSuites has entries that match no cipher suite',
+          '"ECDHE-ECDSA-AES128-GCM-SHA257", "TLS_AES_512"',
+          '(from /etc/ph.yaml: tlsCipherSuites)',
+        );
+        expectProblem(
+          () => loadConfig({ env: { POD_HARDENER_TLS_CIPHER_SUITES: 'ecdhe-ecdsa-aes128-gcm-sha256' } }),
+          'names are case-sensitive',
+          '(from env POD_HARDENER_TLS_CIPHER_SUITES)',
+        );
+        expectProblem(() => withFile('tlsCipherSuites: "ECDHE+AESGCM:@SECLEVEL=9"\n'), '"@SECLEVEL=9"');
+        expectProblem(
+          () => withFile('tlsCipherSuites: "!aNULL"\n'),
+          'tlsCipherSuites must select at least one',
+        );
+        expectProblem(
+          () => withFile('tlsCipherSuites: 42\n'),
+          'tlsCipherSuites must be an OpenSSL cipher list',
+        );
+      });
+
+      it('refuses a minimum version other than 1.2 or 1.3', () => {
+        for (const bad of ['1.1', '1', 'TLSv1.1', 'SSLv3', '1.0']) {
+          expectProblem(() => withFile(`tlsMinVersion: ${bad}\n`), 'tlsMinVersion must be 1.2 or 1.3');
+        }
+      });
+
+      it('refuses a TLS 1.3-only list unless the minimum version is 1.3', () => {
+        expectProblem(
+          () => withFile('tlsCipherSuites: TLS_AES_128_GCM_SHA256\n'),
+          'tlsCipherSuites names only TLS 1.3 suites but tlsMinVersion is 1.2',
+        );
+        const config = withFile('tlsCipherSuites: TLS_AES_128_GCM_SHA256\ntlsMinVersion: 1.3\n');
+        expect(config.tlsCipherSuites).to.equal('TLS_AES_128_GCM_SHA256');
+      });
+    });
+
     it('accepts validities as short as 30 s, and refuses a CA shorter than twice the serving certificate', () => {
       const config = withFile('tlsServingCertValiditySeconds: 30\ntlsCaValiditySeconds: 60\n');
       expect(config).to.deep.include({ tlsServingCertValiditySeconds: 30, tlsCaValiditySeconds: 60 });
@@ -568,6 +646,25 @@ describe('config', () => {
       );
       const both = loadConfig({ argvFlags: { 'tls-cert': '/c', 'tls-key': '/k' } });
       expect(both).to.deep.include({ tlsCertFile: '/c', tlsKeyFile: '/k' });
+    });
+
+    it('derives the in-flight budget from the V8 heap limit, in whole MiB and never below one body', () => {
+      const mib = 1024 * 1024;
+      // --max-old-space-size=160 gives a heap limit of 208 MiB (with the young generation).
+      expect(loadConfig({ env: {}, heapLimitBytes: 208 * mib }).maxInFlightBytes).to.equal(26 * mib);
+      expect(loadConfig({ env: {}, heapLimitBytes: 2 * mib }).maxInFlightBytes).to.equal(
+        DEFAULT_MAX_BODY_BYTES,
+      );
+      const set = loadConfig({
+        env: { POD_HARDENER_MAX_IN_FLIGHT_BYTES: '1048576', POD_HARDENER_MAX_REVIEW_WAIT_SECONDS: '2.5' },
+        heapLimitBytes: 208 * mib,
+      });
+      expect(set).to.deep.include({ maxInFlightBytes: mib, maxReviewWaitSeconds: 2.5 });
+      expectProblem(
+        () => withFile('maxInFlightBytes: 0\nmaxReviewWaitSeconds: 0\n'),
+        'maxInFlightBytes must be a positive integer, got 0',
+        'maxReviewWaitSeconds must be a number of seconds greater than 0, got 0',
+      );
     });
 
     it('reports timing values that make no sense', () => {

@@ -10,6 +10,7 @@ import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
 import { buildApp } from '../src/http/app.js';
 import { createMetrics } from '../src/http/metrics.js';
 import { createSilentLogger } from '../src/logger.js';
+import { TEST_SEALER, testNow } from './support/seal.js';
 
 const read = (name: string): object =>
   JSON.parse(readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8')) as object;
@@ -23,6 +24,8 @@ describe('README example', () => {
       logger: createSilentLogger(),
       maxBodyBytes: 3 * 1024 * 1024,
       isShuttingDown: () => false,
+      sealer: TEST_SEALER,
+      now: testNow,
     });
     const res = await request(app).post('/mutate').send(read('admission-review.json')).expect(200);
     expect(res.body.response.uid).to.equal('705ab4f5-6393-11e8-b7cc-42010a800002');

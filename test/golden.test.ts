@@ -15,7 +15,10 @@ import YAML from 'yaml';
 import { LOOKUPS_OFF, type NamespaceInfo } from '../src/core/namespaces.js';
 import { parseAdmissionReview, reviewAdmission } from '../src/core/review.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+import { keysFor } from '../src/policy/keys.js';
+import type { Pod } from '../src/k8s/pod.js';
 import { staticNamespaces } from './support/namespaces.js';
+import { TEST_SEALER, TEST_NOW_MS, testNow } from './support/seal.js';
 
 const fixturesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -28,6 +31,32 @@ interface FixtureInput {
   subResource?: string;
   object: unknown;
   oldObject?: unknown;
+  userInfo?: { username?: string; groups?: string[] };
+  /**
+   * The object's changes record was written by our own earlier pass of this request (reinvocation):
+   * the harness seals it as that pass would have. Without it, a record in the input is the author's.
+   */
+  sealedRecord?: boolean;
+}
+
+/** Seals the record the input carries, the way our first pass of the same request would have. */
+function withSealedRecord(input: FixtureInput): unknown {
+  const pod = structuredClone(input.object) as Pod;
+  const keys = keysFor(DEFAULT_ENGINE_SETTINGS.annotationPrefix);
+  const annotations = pod.metadata?.annotations ?? {};
+  annotations[keys.changesSeal] = TEST_SEALER.seal(
+    {
+      namespace: 'team-a',
+      name: pod.metadata?.name ?? '',
+      generateName: pod.metadata?.generateName ?? '',
+      username: input.userInfo?.username ?? '',
+      dryRun: false,
+      changes: annotations[keys.changes] ?? '',
+      optOuts: annotations[keys.optOuts],
+    },
+    TEST_NOW_MS - 1000,
+  );
+  return pod;
 }
 
 async function run(input: FixtureInput): Promise<Record<string, unknown>> {
@@ -40,6 +69,7 @@ async function run(input: FixtureInput): Promise<Record<string, unknown>> {
         },
       } satisfies Record<string, NamespaceInfo>)
     : LOOKUPS_OFF;
+  const object = input.sealedRecord === true ? withSealedRecord(input) : input.object;
   const parsed = parseAdmissionReview({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -50,16 +80,23 @@ async function run(input: FixtureInput): Promise<Record<string, unknown>> {
       ...(input.subResource ? { subResource: input.subResource } : {}),
       namespace: 'team-a',
       operation: input.operation ?? 'CREATE',
-      object: input.object,
+      object,
       ...(input.oldObject ? { oldObject: input.oldObject } : {}),
+      ...(input.userInfo ? { userInfo: input.userInfo } : {}),
     },
   });
   if ('error' in parsed) throw new Error(parsed.error);
-  const result = await reviewAdmission(parsed.review, { settings: DEFAULT_ENGINE_SETTINGS, namespaces });
+  const result = await reviewAdmission(parsed.review, {
+    settings: DEFAULT_ENGINE_SETTINGS,
+    namespaces,
+    sealer: TEST_SEALER,
+    now: testNow,
+  });
   const { response } = result;
   expect(response.uid).to.equal('golden');
-  expect(response.allowed).to.equal(true);
   const actual: Record<string, unknown> = { outcome: result.outcome };
+  if (!response.allowed) actual.denied = response.status;
+  if (result.refusedSkips.length > 0) actual.refusedSkips = result.refusedSkips;
   if (result.skipReason) actual.skipReason = result.skipReason;
   if (response.warnings) actual.warnings = response.warnings;
   if (response.auditAnnotations) actual.auditAnnotations = response.auditAnnotations;
@@ -67,7 +104,7 @@ async function run(input: FixtureInput): Promise<Record<string, unknown>> {
     expect(response.patchType).to.equal('JSONPatch');
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[];
     actual.patch = patch;
-    actual.result = jsonPatch.applyPatch(structuredClone(input.object), patch, true).newDocument;
+    actual.result = jsonPatch.applyPatch(structuredClone(object), patch, true).newDocument;
   } else {
     expect(response).not.to.have.property('patchType');
   }
@@ -98,7 +135,8 @@ describe('golden fixtures', () => {
 
       // Re-hardening what we produced must change nothing (reinvocationPolicy: IfNeeded).
       if (actual.result !== undefined) {
-        const again = await run({ ...input, object: actual.result });
+        // The result carries the seal our pass wrote, as the API server would send it back.
+        const again = await run({ ...input, object: actual.result, sealedRecord: false });
         expect(again.patch, 'second pass must be empty').to.equal(undefined);
       }
     });

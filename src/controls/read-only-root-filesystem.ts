@@ -52,28 +52,30 @@ export const readOnlyRootFilesystem: Control = {
     const rec = new DraftRecorder('read-only-root-filesystem');
     const spec = draft.spec as object & { volumes?: Volume[] };
     const chosenVolume = new Map<string, string | undefined>();
+    // One index of the pod's volumes instead of a scan per path and candidate name.
+    const volumesByName = new Map<string, Volume>();
+    for (const volume of spec.volumes ?? [])
+      if (!volumesByName.has(volume.name)) volumesByName.set(volume.name, volume);
 
     const volumeFor = (path: string): string | undefined => {
       if (chosenVolume.has(path)) return chosenVolume.get(path);
       const base = volumeBaseName(path);
-      const volumes = spec.volumes ?? [];
       let name: string | undefined;
       for (let n = 1; ; n++) {
         const candidate = n === 1 ? base : `${base}--${n}`;
-        const existing = volumes.find((v) => v.name === candidate);
+        const existing = volumesByName.get(candidate);
         if (existing?.emptyDir) {
           name = candidate;
           break;
         }
         if (existing) continue;
         if (ctx.podLevel) {
-          rec.append(
-            spec,
-            '/spec',
-            ['volumes'],
-            { name: candidate, emptyDir: { sizeLimit: ctx.policy.writableVolumeSizeLimit } },
-            'pod',
-          );
+          const volume: Volume = {
+            name: candidate,
+            emptyDir: { sizeLimit: ctx.policy.writableVolumeSizeLimit },
+          };
+          rec.append(spec, '/spec', ['volumes'], volume, 'pod');
+          volumesByName.set(candidate, volume);
           name = candidate;
         }
         break;

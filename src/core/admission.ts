@@ -38,7 +38,10 @@ export interface AdmissionReview {
 
 export interface AdmissionResponse {
   uid: string;
-  allowed: true;
+  /** False only for a pod the webhook cannot afford to review in enforce mode (see core/limits.ts). */
+  allowed: boolean;
+  /** With allowed: false, what kubectl shows. */
+  status?: { code: number; message: string };
   patchType?: 'JSONPatch';
   /** base64 of the JSON Patch document. */
   patch?: string;

@@ -15,6 +15,11 @@ export interface HardenOptions {
    * does not have are hardened, and nothing at pod level changes (the API would reject it).
    */
   readonly oldPod?: Pod;
+  /**
+   * Seals the record this pass writes (core/record-seal.ts), given the `changes` and `opt-outs` texts.
+   * Without it the record is written unsealed, and no later pass will trust it.
+   */
+  readonly sealRecord?: (changes: string, optOuts: string | undefined) => string;
 }
 
 export interface HardenResult {
@@ -39,7 +44,7 @@ export interface HardenResult {
  * construction, and a pod that needs nothing yields an empty patch.
  */
 export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions = {}): HardenResult {
-  const draft = cloneJson(pod);
+  const draft = draftOf(pod);
   if (!draft.spec) throw new Error('pod has no spec');
   const podLevel = options.oldPod === undefined;
   const added = options.oldPod && new Set(newEphemeralContainers(pod, options.oldPod));
@@ -61,19 +66,15 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     }
     const podDefaults = podLevel && !hasContainerOptOut(policy, control.id);
     const result = control.apply(draft, { policy, podLevel, windows, targets, optedOut, podDefaults });
-    changes.push(...result.changes);
-    skipped.push(...result.skipped);
+    // A loop, not push(...list): spreading tens of thousands of entries overflows the call stack.
+    for (const change of result.changes) changes.push(change);
+    for (const skip of result.skipped) skipped.push(skip);
   }
 
   const enforce = policy.mode === 'enforce';
   // Annotations cannot change through the ephemeral-containers subresource; the audit annotations
   // and the log carry the record there.
-  if (enforce && podLevel && changes.length > 0) {
-    const annotations = (draft.metadata ??= {}).annotations ?? {};
-    annotations[policy.keys.changes] = mergeChangesAnnotation(policy.earlierChanges, changes);
-    if (policy.optOuts.length > 0) annotations[policy.keys.optOuts] = policy.optOuts.join(',');
-    draft.metadata.annotations = annotations;
-  }
+  if (enforce && podLevel) writeRecord(draft, policy, changes, options.sealRecord);
 
   return {
     draft,
@@ -83,6 +84,59 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     violations: checkRestricted(draft, scope, podLevel),
     containersInScope: scope.length,
   };
+}
+
+/**
+ * A copy of what the controls and the record may change: the spec, deeply, and the metadata one level
+ * deep (writeRecord copies the annotations before writing). Everything else, labels and managedFields
+ * among it, stays shared with the input, and the diff skips shared objects by identity, so a pod
+ * carrying tens of thousands of labels costs no more to harden than one without.
+ */
+function draftOf(pod: Pod): Pod {
+  const draft: Pod = Object.assign({}, pod, { spec: cloneJson(pod.spec) });
+  if (pod.metadata) draft.metadata = Object.assign({}, pod.metadata);
+  return draft;
+}
+
+/**
+ * This pass's record: earlier sealed entries and this pass's changes, the honoured opt-outs and a new
+ * seal. A pass that changes nothing leaves a trusted record as it is, and removes record annotations
+ * the pod author wrote, so the stored record only ever says what the webhook did.
+ */
+function writeRecord(
+  draft: Pod,
+  policy: ResolvedPolicy,
+  changes: readonly Change[],
+  sealRecord: HardenOptions['sealRecord'],
+): void {
+  const { keys } = policy;
+  const ours = [keys.changes, keys.optOuts, keys.changesSeal];
+  if (changes.length === 0) {
+    const metadata = draft.metadata;
+    const annotations = metadata?.annotations;
+    if (
+      policy.recordTrusted ||
+      !metadata ||
+      !annotations ||
+      !ours.some((key) => Object.hasOwn(annotations, key))
+    )
+      return;
+    const kept = { ...annotations };
+    for (const key of ours) Reflect.deleteProperty(kept, key);
+    metadata.annotations = kept;
+    return;
+  }
+  const metadata = (draft.metadata ??= {});
+  // A copy: the draft shares the input's annotations until the record is written (see draftOf).
+  const annotations = { ...metadata.annotations };
+  const record = mergeChangesAnnotation(policy.earlierChanges, changes);
+  const optOuts = policy.optOuts.length > 0 ? policy.optOuts.join(',') : undefined;
+  annotations[keys.changes] = record;
+  if (optOuts === undefined) Reflect.deleteProperty(annotations, keys.optOuts);
+  else annotations[keys.optOuts] = optOuts;
+  if (sealRecord === undefined) Reflect.deleteProperty(annotations, keys.changesSeal);
+  else annotations[keys.changesSeal] = sealRecord(record, optOuts);
+  metadata.annotations = annotations;
 }
 
 /** Names of ephemeral containers the UPDATE adds; empty means there is nothing to harden. */

@@ -25,6 +25,7 @@ export interface Metrics {
   readonly changes: Counter<'control'>;
   readonly skippedReviews: Counter<'reason'>;
   readonly residualViolations: Counter<'check'>;
+  readonly refusedSkips: Counter<'reason'>;
   readonly namespaceLookupFailures: Counter;
   readonly namespaceWatchRestarts: Counter;
   readonly tlsReloads: Counter<'result'>;
@@ -36,6 +37,10 @@ export interface Metrics {
   readonly tlsCaBundleSyncs: Counter<'result'>;
   /** notAfter of the certificate being served, in seconds since the epoch. */
   readonly tlsServingCertificateExpiry: Gauge;
+  /** Admission requests refused by back-pressure before any review, by reason. */
+  readonly rejectedRequests: Counter<'reason'>;
+  /** Request body bytes currently admitted (declared or received) and not yet answered. */
+  readonly inFlightRequestBytes: Gauge;
   /** Records a review the engine completed. */
   recordReview(operation: OperationLabel, result: ReviewResult, durationSeconds: number): void;
   /** Records a request that never reached the engine, or one where the engine threw. */
@@ -83,6 +88,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['check'] as const,
     registers: [registry],
   });
+  const refusedSkips = new Counter({
+    name: 'pod_hardener_refused_skips_total',
+    help: 'Skips a pod claimed and did not get (mirror-pod marker not from a node, hostProcess on a non-Windows pod, opt-outs where the namespace forbids them), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const namespaceLookupFailures = new Counter({
     name: 'pod_hardener_namespace_lookup_failures_total',
     help: 'Namespace lookups that failed or timed out, so the default mode applied.',
@@ -123,6 +134,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const rejectedRequests = new Counter({
+    name: 'pod_hardener_rejected_requests_total',
+    help: 'Admission requests refused before review to protect memory and latency: in_flight_bytes (429, the body budget is full), review_wait (503, the review could not start in time).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const inFlightRequestBytes = new Gauge({
+    name: 'pod_hardener_in_flight_request_bytes',
+    help: 'Request body bytes admitted and not yet answered (Content-Length, or bytes received so far).',
+    registers: [registry],
+  });
+
   // Zero-valued series make "absent" and "never happened" distinguishable in alerts and dashboards.
   tlsReloads.inc({ result: 'success' }, 0);
   tlsReloads.inc({ result: 'failure' }, 0);
@@ -133,6 +156,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   tlsSecretSyncFailures.inc(0);
   tlsCaBundleSyncs.inc({ result: 'success' }, 0);
   tlsCaBundleSyncs.inc({ result: 'failure' }, 0);
+  rejectedRequests.inc({ reason: 'in_flight_bytes' }, 0);
+  rejectedRequests.inc({ reason: 'review_wait' }, 0);
 
   return {
     registry,
@@ -141,6 +166,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     changes,
     skippedReviews,
     residualViolations,
+    refusedSkips,
     namespaceLookupFailures,
     namespaceWatchRestarts,
     tlsReloads,
@@ -148,6 +174,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     tlsSecretSyncFailures,
     tlsCaBundleSyncs,
     tlsServingCertificateExpiry,
+    rejectedRequests,
+    inFlightRequestBytes,
     recordReview(operation, result, durationSeconds) {
       reviews.inc({ operation, outcome: result.outcome });
       reviewDuration.observe({ outcome: result.outcome }, durationSeconds);
@@ -156,6 +184,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         if (count !== undefined && count > 0) changes.inc({ control }, count);
       }
       for (const check of result.residualViolations) residualViolations.inc({ check });
+      for (const reason of result.refusedSkips) refusedSkips.inc({ reason });
       // namespaceLookupFailure is deliberately not counted here: the namespace source reports each failed
       // lookup itself, and one failed lookup may be shared by several concurrent reviews.
     },

@@ -11,8 +11,9 @@ const isAbsent = (v: unknown): boolean => v === undefined || v === null;
 function checkStringMap(value: unknown, where: string): string | undefined {
   if (isAbsent(value)) return undefined;
   if (!isJsonObject(value)) return `${where} must be an object`;
-  for (const [key, v] of Object.entries(value)) {
-    if (typeof v !== 'string') return `${where}[${JSON.stringify(key)}] must be a string`;
+  // for...in, not Object.entries: a map of 50,000 keys would otherwise be copied into as many pairs.
+  for (const key in value) {
+    if (typeof value[key] !== 'string') return `${where}[${JSON.stringify(key)}] must be a string`;
   }
   return undefined;
 }
@@ -99,6 +100,54 @@ export function podShapeProblem(object: unknown, where = 'object'): string | und
       typeof v.name === 'string' ? undefined : `${w}.name must be a string`,
     ) ??
     checkOptionalObject(spec.securityContext, `${where}.spec.securityContext`) ??
-    checkOptionalObject(spec.os, `${where}.spec.os`)
+    checkOptionalObject(spec.os, `${where}.spec.os`) ??
+    checkStringMap(spec.nodeSelector, `${where}.spec.nodeSelector`) ??
+    checkNodeAffinity(spec.affinity, `${where}.spec.affinity`)
   );
+}
+
+/** The required node-affinity terms, which decide whether a pod is Windows. */
+function checkNodeAffinity(affinity: unknown, where: string): string | undefined {
+  if (isAbsent(affinity)) return undefined;
+  if (!isJsonObject(affinity)) return `${where} must be an object`;
+  const nodeAffinity = affinity.nodeAffinity;
+  if (isAbsent(nodeAffinity)) return undefined;
+  if (!isJsonObject(nodeAffinity)) return `${where}.nodeAffinity must be an object`;
+  const required = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+  const requiredWhere = `${where}.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution`;
+  if (isAbsent(required)) return undefined;
+  if (!isJsonObject(required)) return `${requiredWhere} must be an object`;
+  return checkObjectList(required.nodeSelectorTerms, `${requiredWhere}.nodeSelectorTerms`, (term, w) =>
+    checkObjectList(term.matchExpressions, `${w}.matchExpressions`, (e, ew) =>
+      typeof e.key !== 'string'
+        ? `${ew}.key must be a string`
+        : typeof e.operator !== 'string'
+          ? `${ew}.operator must be a string`
+          : checkStringList(e.values, `${ew}.values`),
+    ),
+  );
+}
+
+/**
+ * How deeply `value` nests objects and arrays, counted without recursion so that hostile input cannot
+ * overflow the stack here; stops as soon as it exceeds `max`.
+ */
+export function exceedsDepth(value: unknown, max: number): boolean {
+  const stack: { readonly node: unknown; readonly depth: number }[] = [{ node: value, depth: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node, depth } = item;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= max) return true;
+    if (Array.isArray(node)) {
+      for (const child of node as unknown[])
+        if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+    } else {
+      const record = node as Record<string, unknown>;
+      for (const key in record) {
+        const child = record[key];
+        if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+      }
+    }
+  }
+  return false;
 }

@@ -23,8 +23,38 @@ export type VolumeMount = V1VolumeMount;
 export const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 export type ContainerList = (typeof CONTAINER_LISTS)[number];
 
+const OS_LABELS = ['kubernetes.io/os', 'beta.kubernetes.io/os'];
+
+/**
+ * Whether the pod runs on Windows: `spec.os.name` says so, or the pod can only be scheduled on Windows
+ * nodes (its nodeSelector pins an OS label to windows, or every required node-affinity term requires
+ * an OS label In [windows]). `spec.os.name: linux` wins over any selector; no signal means Linux.
+ */
 export function isWindowsPod(pod: Pod): boolean {
-  return pod.spec?.os?.name === 'windows';
+  const os = pod.spec?.os?.name;
+  if (os !== undefined && os !== null) return os === 'windows';
+  const selector = pod.spec?.nodeSelector;
+  if (selector !== undefined && selector !== null) {
+    for (const label of OS_LABELS) {
+      const value = selector[label];
+      if (value !== undefined) return value === 'windows';
+    }
+  }
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (!Array.isArray(terms) || terms.length === 0) return false;
+  return terms.every(
+    (term) =>
+      Array.isArray(term.matchExpressions) &&
+      term.matchExpressions.some(
+        (e) =>
+          OS_LABELS.includes(e.key) &&
+          e.operator === 'In' &&
+          Array.isArray(e.values) &&
+          e.values.length > 0 &&
+          e.values.every((v) => v === 'windows'),
+      ),
+  );
 }
 
 /** hostProcess on the pod or on any container makes the whole pod a Windows host process pod. */
@@ -35,6 +65,7 @@ export function isHostProcessPod(pod: Pod): boolean {
   );
 }
 
-export function isMirrorPod(pod: Pod): boolean {
+/** The pod carries the mirror-pod marker. Only a node's identity makes that claim true. */
+export function claimsMirrorPod(pod: Pod): boolean {
   return pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined;
 }

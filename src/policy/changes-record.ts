@@ -3,7 +3,10 @@
  * policy needs it to know which pod-level values we set (reinvocation), and the audit merge appends
  * to it.
  */
+import { MAX_CHANGES_RECORD_BYTES } from '../core/limits.js';
 import { isJsonObject } from '../util/json.js';
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
 export interface ChangeEntry {
   readonly control: string;
@@ -31,10 +34,11 @@ function isChangeEntry(value: unknown): value is ChangeEntry {
 
 /**
  * Absent or unreadable text is an empty record: the annotation key is ours, and a value that does
- * not parse cannot be audited anyway, so the next write replaces it.
+ * not parse cannot be audited anyway, so the next write replaces it. Only call this on a record whose
+ * seal was verified (core/record-seal.ts): anything else is the pod author's text.
  */
 export function parseChangesRecord(text: string | undefined): ChangesRecord {
-  if (text === undefined) return EMPTY_CHANGES_RECORD;
+  if (text === undefined || text.length > MAX_CHANGES_RECORD_BYTES) return EMPTY_CHANGES_RECORD;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -46,7 +50,7 @@ export function parseChangesRecord(text: string | undefined): ChangesRecord {
   let truncated = 0;
   for (const item of parsed) {
     if (isChangeEntry(item)) entries.push(item);
-    else if (isJsonObject(item) && typeof item.truncated === 'number') truncated += item.truncated;
+    else if (isJsonObject(item) && isCount(item.truncated)) truncated += item.truncated;
   }
   return { entries, truncated };
 }

@@ -21,6 +21,8 @@ export interface Keys {
   readonly changes: string;
   /** Written by us: the opt-outs that were honoured. */
   readonly optOuts: string;
+  /** Written by us: the seal that proves `changes` and `opt-outs` are ours (core/record-seal.ts). */
+  readonly changesSeal: string;
 }
 
 export function keysFor(prefix: string): Keys {
@@ -35,5 +37,6 @@ export function keysFor(prefix: string): Keys {
     writablePaths: key('writable-paths'),
     changes: key('changes'),
     optOuts: key('opt-outs'),
+    changesSeal: key('changes-seal'),
   };
 }

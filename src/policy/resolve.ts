@@ -4,7 +4,8 @@ import type { NamespaceLookup } from '../core/namespaces.js';
 import { isMode, type EngineSettings, type Mode, type ResourceDefaults } from '../core/settings.js';
 import type { Pod } from '../k8s/pod.js';
 import { CONTAINER_LISTS } from '../k8s/pod.js';
-import { parseChangesRecord, type ChangesRecord } from './changes-record.js';
+import { MAX_SKIP_CONTROLS_ENTRIES, MAX_WRITABLE_PATHS } from '../core/limits.js';
+import { EMPTY_CHANGES_RECORD, parseChangesRecord, type ChangesRecord } from './changes-record.js';
 import { keysFor, type Keys } from './keys.js';
 
 /** Everything the controls need to know, resolved once per review from config, namespace and pod. */
@@ -24,8 +25,18 @@ export interface ResolvedPolicy {
   readonly resources: ResourceDefaults;
   /** Opt-outs that were honoured, in annotation order, as written (`control` or `container/control`). */
   readonly optOuts: readonly string[];
-  /** What earlier passes of ours recorded in the `changes` annotation (reinvocation). */
+  /**
+   * What earlier passes of ours recorded in the `changes` annotation (reinvocation); empty unless the
+   * record's seal was verified.
+   */
   readonly earlierChanges: ChangesRecord;
+  /**
+   * Whether the record annotations on the pod are ours (sealed for this request). When not, any the
+   * pod carries are the author's, and enforce mode removes them.
+   */
+  readonly recordTrusted: boolean;
+  /** Pod opt-out annotations present but refused because the namespace does not allow opt-outs. */
+  readonly refusedOptOuts: readonly string[];
   /** Problems with annotations: reported to the user, never a failure. */
   readonly warnings: readonly string[];
 }
@@ -100,6 +111,7 @@ export function resolvePolicy(
   settings: EngineSettings,
   namespace: { readonly mode: Mode; readonly allowOptOut: boolean; readonly warnings: readonly string[] },
   pod: Pod,
+  recordTrusted = false,
 ): PolicyResolution {
   const keys = keysFor(settings.annotationPrefix);
   const annotations = pod.metadata?.annotations ?? {};
@@ -107,13 +119,16 @@ export function resolvePolicy(
   const disabledControls = new Set<ControlId>(settings.disabledControls);
   const disabledForContainer = new Map<string, Set<ControlId>>();
   const optOuts: string[] = [];
+  const refusedOptOuts: string[] = [];
 
   const skipValue = annotations[keys.skip];
   const skipControlsValue = annotations[keys.skipControls];
   if (!namespace.allowOptOut) {
     for (const key of [keys.skip, keys.skipControls]) {
-      if (annotations[key] !== undefined)
+      if (annotations[key] !== undefined) {
         warnings.push(`${key} ignored: this namespace does not allow opt-outs`);
+        refusedOptOuts.push(key);
+      }
     }
   } else {
     if (skipValue === 'true') return { skipPod: true, optOuts: [keys.skip] };
@@ -124,7 +139,13 @@ export function resolvePolicy(
       const containerNames = new Set(
         CONTAINER_LISTS.flatMap((list) => (pod.spec?.[list] ?? []).map((c) => c.name)),
       );
-      for (const entry of splitList(skipControlsValue)) {
+      const honoured = new Set<string>();
+      for (const entry of readList(
+        keys.skipControls,
+        skipControlsValue,
+        MAX_SKIP_CONTROLS_ENTRIES,
+        warnings,
+      )) {
         const slash = entry.lastIndexOf('/');
         const container = slash >= 0 ? entry.slice(0, slash) : undefined;
         const control = slash >= 0 ? entry.slice(slash + 1) : entry;
@@ -142,8 +163,9 @@ export function resolvePolicy(
           if (!set) disabledForContainer.set(container, (set = new Set()));
           set.add(control);
         }
-        if (!optOuts.includes(entry)) optOuts.push(entry);
+        honoured.add(entry);
       }
+      optOuts.push(...honoured);
     }
   }
 
@@ -157,15 +179,18 @@ export function resolvePolicy(
       );
   }
 
-  const writablePaths = ['/tmp'];
+  const writablePaths = new Set(['/tmp']);
   const pathsValue = annotations[keys.writablePaths];
   if (pathsValue !== undefined) {
-    for (const entry of splitList(pathsValue)) {
+    for (const entry of readList(keys.writablePaths, pathsValue, MAX_WRITABLE_PATHS, warnings)) {
       const normalised = normaliseMountPath(entry);
+      const refusal = normalised === undefined ? undefined : unsafeWritablePath(normalised);
       if (normalised === undefined) {
         warnings.push(`${keys.writablePaths}: ${quoteShort(entry)} ignored: not an absolute path below /`);
-      } else if (!writablePaths.includes(normalised)) {
-        writablePaths.push(normalised);
+      } else if (refusal !== undefined) {
+        warnings.push(`${keys.writablePaths}: ${quoteShort(entry)} ignored: ${refusal}`);
+      } else {
+        writablePaths.add(normalised);
       }
     }
   }
@@ -180,11 +205,13 @@ export function resolvePolicy(
       runAsUser,
       runAsGroup: settings.runAsGroup,
       fsGroup: settings.fsGroup,
-      writablePaths,
+      writablePaths: [...writablePaths],
       writableVolumeSizeLimit: settings.writableVolumeSizeLimit,
       resources: settings.resources,
       optOuts,
-      earlierChanges: parseChangesRecord(annotations[keys.changes]),
+      earlierChanges: recordTrusted ? parseChangesRecord(annotations[keys.changes]) : EMPTY_CHANGES_RECORD,
+      recordTrusted,
+      refusedOptOuts,
       warnings,
     },
   };
@@ -198,11 +225,67 @@ export function normaliseMountPath(raw: string): string | undefined {
   return normalised === '' ? undefined : normalised;
 }
 
-function splitList(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+/** The first `max` entries of a list annotation, with one warning when there were more. */
+function readList(key: string, value: string, max: number, warnings: string[]): string[] {
+  const entries = splitList(value, max + 1);
+  if (entries.length <= max) return entries;
+  warnings.push(`${key}: only the first ${max} entries are read; the rest are ignored`);
+  return entries.slice(0, max);
+}
+
+/**
+ * The first `max` non-empty, trimmed entries of a comma list. Stops scanning once it has them, so an
+ * annotation of a hundred thousand entries costs no more than one of `max`.
+ */
+function splitList(value: string, max: number): string[] {
+  const entries: string[] = [];
+  let start = 0;
+  while (start <= value.length && entries.length < max) {
+    let end = value.indexOf(',', start);
+    if (end < 0) end = value.length;
+    const entry = value.slice(start, end).trim();
+    if (entry !== '') entries.push(entry);
+    start = end + 1;
+  }
+  return entries;
+}
+
+const KERNEL_FILESYSTEMS = ['/proc', '/sys', '/dev'];
+/** Directories whose contents every image needs: an empty directory over one leaves nothing to run. */
+const SYSTEM_DIRECTORIES = new Set(['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']);
+/** Files the kubelet mounts into every container. */
+const KUBELET_FILES = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);
+const SERVICE_ACCOUNT_MOUNTS = [
+  '/var/run/secrets/kubernetes.io/serviceaccount',
+  '/run/secrets/kubernetes.io/serviceaccount',
+];
+/** Between /run and the token: an emptyDir there would be mounted over the token's parents. */
+const SERVICE_ACCOUNT_PARENTS = new Set([
+  '/var/run/secrets',
+  '/var/run/secrets/kubernetes.io',
+  '/run/secrets',
+  '/run/secrets/kubernetes.io',
+]);
+
+const isAtOrBelow = (candidate: string, dir: string): boolean =>
+  candidate === dir || candidate.startsWith(`${dir}/`);
+
+/**
+ * Why a writable path would break or weaken the container, or undefined when it is safe. An emptyDir
+ * over a kernel filesystem or a system directory makes a container that cannot start; over the
+ * service-account mount (or a directory between /run and it) it hides or replaces the token.
+ */
+export function unsafeWritablePath(normalised: string): string | undefined {
+  if (KERNEL_FILESYSTEMS.some((dir) => isAtOrBelow(normalised, dir)))
+    return 'an emptyDir there would hide a kernel filesystem the runtime mounts';
+  if (SYSTEM_DIRECTORIES.has(normalised)) return 'an emptyDir there would hide what the image needs to run';
+  if (KUBELET_FILES.has(normalised)) return 'the kubelet mounts that file into every container';
+  if (
+    SERVICE_ACCOUNT_PARENTS.has(normalised) ||
+    SERVICE_ACCOUNT_MOUNTS.some((m) => isAtOrBelow(normalised, m))
+  )
+    return 'an emptyDir there would hide the service-account token';
+  return undefined;
 }
 
 /** Quotes a user-supplied value for a message, cut short so warnings stay under the API's size limit. */

@@ -34,6 +34,8 @@ const DECIMAL_EXPONENT: Readonly<Record<string, number>> = {
 // meaning; refusing them keeps an attacker-supplied `1e999999999` from forcing a huge BigInt power inside
 // the admission path.
 const MAX_EXPONENT = 1000;
+// Likewise for digits: BigInt of a string of a million digits takes seconds. Real quantities are short.
+const MAX_QUANTITY_LENGTH = 64;
 
 /**
  * Parses a quantity string (or a finite JSON number) exactly. Returns `undefined` for anything that is
@@ -44,7 +46,7 @@ export function parseQuantity(text: unknown): Quantity | undefined {
     // String(n) is the shortest round-tripping decimal, which is what the JSON author wrote.
     return Number.isFinite(text) ? parseQuantity(String(text)) : undefined;
   }
-  if (typeof text !== 'string') return undefined;
+  if (typeof text !== 'string' || text.length > MAX_QUANTITY_LENGTH) return undefined;
 
   const match = QUANTITY_RE.exec(text);
   if (match === null) return undefined;

@@ -4,9 +4,12 @@ import { describeControlTable, type ControlRow } from '../support/control-harnes
 const POD_SC = '/spec/securityContext';
 const UID = 65532;
 
-/** The full pod-level fill, for rows where nothing at pod level was set. */
+/**
+ * The full fill for a one-container pod `app` where nothing at pod level was set: runAsNonRoot on the
+ * container (never the pod, so a root container injected later inherits none), the rest on the pod.
+ */
 const podWideFill = [
-  { target: 'pod', path: `${POD_SC}/runAsNonRoot`, value: true },
+  { target: 'app', path: '/spec/containers/0/securityContext/runAsNonRoot', value: true },
   { target: 'pod', path: `${POD_SC}/runAsUser`, value: UID },
   { target: 'pod', path: `${POD_SC}/runAsGroup`, value: UID },
   { target: 'pod', path: `${POD_SC}/fsGroup`, value: UID },
@@ -30,7 +33,7 @@ function perContainer(
 
 const rows: ControlRow[] = [
   {
-    name: 'plain pod: everything at pod level',
+    name: 'plain pod: runAsNonRoot on the container, the rest at pod level',
     pod: { spec: { containers: [{ name: 'app' }] } },
     expectChanges: podWideFill,
   },
@@ -76,7 +79,7 @@ const rows: ControlRow[] = [
     pod: {
       spec: { containers: [{ name: 'app', securityContext: { runAsNonRoot: true, runAsUser: 1000 } }] },
     },
-    expectChanges: podWideFill,
+    expectChanges: podWideFill.slice(1),
     expectDraftSubset: {
       spec: { containers: [{ name: 'app', securityContext: { runAsNonRoot: true, runAsUser: 1000 } }] },
     },
@@ -89,7 +92,11 @@ const rows: ControlRow[] = [
         containers: [{ name: 'app' }],
       },
     },
-    expectChanges: podWideFill,
+    expectChanges: [
+      ...perContainer('init', '/spec/initContainers/0', ['runAsNonRoot']),
+      ...perContainer('proxy', '/spec/initContainers/1', ['runAsNonRoot']),
+      ...podWideFill,
+    ],
   },
   {
     // The kubelet refuses a root container under pod-level runAsNonRoot (gatekeeper-library#62).
@@ -212,7 +219,7 @@ const rows: ControlRow[] = [
     expectSkips: [{ target: 'debug', reasonIncludes: 'runAsUser: 0' }],
   },
   {
-    name: 'Windows pod: only runAsNonRoot, at pod level',
+    name: 'Windows pod: only runAsNonRoot, on the container',
     pod: { spec: { os: { name: 'windows' }, containers: [{ name: 'app' }] } },
     expectChanges: [podWideFill[0]!],
   },

@@ -14,9 +14,11 @@ import type { AdmissionReview } from '../../src/core/admission.js';
 import { harden, type HardenResult } from '../../src/core/harden.js';
 import { LOOKUPS_OFF } from '../../src/core/namespaces.js';
 import { checkRestricted } from '../../src/core/pss.js';
+import type { SealSubject } from '../../src/core/record-seal.js';
 import { reviewAdmission } from '../../src/core/review.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/core/settings.js';
 import { CONTAINER_LISTS, type Container, type ContainerList, type Pod } from '../../src/k8s/pod.js';
+import { TEST_NOW_MS, TEST_SEALER } from '../support/seal.js';
 import { isControlEnabled, resolvePolicy, type ResolvedPolicy } from '../../src/policy/resolve.js';
 import { compareQuantityText } from '../../src/util/quantity.js';
 import { ephemeralContainerArb, INJECTED, injectedContainerArb, podArb } from '../support/arbitraries.js';
@@ -29,11 +31,25 @@ const RUNS = {
 
 const CHANGES_KEY = 'pod-hardener.io/changes';
 const OPT_OUTS_KEY = 'pod-hardener.io/opt-outs';
-const OWN_ANNOTATIONS = new Set([CHANGES_KEY, OPT_OUTS_KEY]);
+const SEAL_KEY = 'pod-hardener.io/changes-seal';
+const OWN_ANNOTATIONS = new Set([CHANGES_KEY, OPT_OUTS_KEY, SEAL_KEY]);
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
+
+/** What the review pipeline binds a seal to, for one request of this pod. */
+function sealSubject(pod: Pod, changes: string, optOuts: string | undefined): SealSubject {
+  const { name = '', generateName = '' } = pod.metadata ?? {};
+  return { namespace: 'team-a', name, generateName, username: '', dryRun: false, changes, optOuts };
+}
+
+/** Whether the pod's record was sealed by our own earlier pass, as the review pipeline checks it. */
+function recordTrusted(pod: Pod): boolean {
+  const annotations = pod.metadata?.annotations ?? {};
+  const subject = sealSubject(pod, annotations[CHANGES_KEY] ?? '', annotations[OPT_OUTS_KEY]);
+  return TEST_SEALER.verify(subject, annotations[SEAL_KEY], TEST_NOW_MS);
+}
 
 /** The policy the review pipeline would build for this pod; undefined when the pod opts out entirely. */
 function policyFor(pod: Pod): ResolvedPolicy | undefined {
@@ -41,6 +57,7 @@ function policyFor(pod: Pod): ResolvedPolicy | undefined {
     DEFAULT_ENGINE_SETTINGS,
     { mode: 'enforce', allowOptOut: true, warnings: [] },
     pod,
+    recordTrusted(pod),
   );
   return resolution.skipPod ? undefined : resolution.policy;
 }
@@ -49,7 +66,9 @@ function policyFor(pod: Pod): ResolvedPolicy | undefined {
 function hardenPod(pod: Pod, oldPod?: Pod): { policy: ResolvedPolicy; result: HardenResult } {
   const policy = policyFor(pod);
   fc.pre(policy !== undefined);
-  return { policy, result: harden(pod, policy, oldPod === undefined ? {} : { oldPod }) };
+  const sealRecord = (changes: string, optOuts: string | undefined): string =>
+    TEST_SEALER.seal(sealSubject(pod, changes, optOuts), TEST_NOW_MS);
+  return { policy, result: harden(pod, policy, { ...(oldPod === undefined ? {} : { oldPod }), sealRecord }) };
 }
 
 interface Listed {

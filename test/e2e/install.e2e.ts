@@ -28,7 +28,12 @@ import {
   WEBHOOK_NAMESPACE,
 } from './support/webhook.js';
 
-const OVERLAYS = ['base', 'overlays/failure-policy-ignore', 'overlays/cert-manager'];
+const OVERLAYS = [
+  'base',
+  'overlays/failure-policy-ignore',
+  'overlays/cert-manager',
+  'overlays/network-policy',
+];
 
 async function render(overlay: string): Promise<Manifest[]> {
   const { cluster, repoRoot } = e2e();

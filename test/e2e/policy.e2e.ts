@@ -62,7 +62,7 @@ describe('e2e: opt-outs', () => {
       annotated(plainPod('partial'), { 'pod-hardener.io/skip-controls': 'default-resources' }),
     );
     expect(stored.spec?.containers[0]?.resources ?? {}).to.deep.equal({});
-    expect(stored.spec?.securityContext?.runAsNonRoot).to.equal(true);
+    expect(stored.spec?.containers[0]?.securityContext?.runAsNonRoot).to.equal(true);
     expect(stored.metadata?.annotations?.['pod-hardener.io/opt-outs']).to.contain('default-resources');
     expect(changesOf(stored).map((change) => change.control)).to.not.include('default-resources');
     expectChangesStored(stored);

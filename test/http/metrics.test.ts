@@ -8,6 +8,7 @@ const patched: ReviewResult = {
   mode: 'enforce',
   changesByControl: { 'run-as-non-root': 2, 'default-resources': 1, 'seccomp-runtime-default': 0 },
   residualViolations: ['hostNamespaces'],
+  refusedSkips: ['mirror-pod'],
   logFields: {},
 };
 
@@ -17,6 +18,7 @@ const skipped: ReviewResult = {
   skipReason: 'not-a-pod',
   changesByControl: {},
   residualViolations: [],
+  refusedSkips: [],
   logFields: {},
 };
 
@@ -36,6 +38,7 @@ describe('http/metrics', () => {
     expect(text).not.to.include('control="seccomp-runtime-default"');
     expect(text).to.include('pod_hardener_skipped_reviews_total{reason="not-a-pod"} 1');
     expect(text).to.include('pod_hardener_residual_violations_total{check="hostNamespaces"} 1');
+    expect(text).to.include('pod_hardener_refused_skips_total{reason="mirror-pod"} 1');
   });
 
   it('records bad requests and errors', async () => {

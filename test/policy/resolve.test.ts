@@ -2,12 +2,14 @@ import { expect } from 'chai';
 import type { NamespaceLookup } from '../../src/core/namespaces.js';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../src/core/settings.js';
 import type { Pod } from '../../src/k8s/pod.js';
+import { MAX_SKIP_CONTROLS_ENTRIES, MAX_WRITABLE_PATHS } from '../../src/core/limits.js';
 import {
   decideNamespace,
   isControlEnabled,
   normaliseMountPath,
   quoteShort,
   resolvePolicy,
+  unsafeWritablePath,
   type NamespaceDecision,
   type ResolvedPolicy,
 } from '../../src/policy/resolve.js';
@@ -395,6 +397,79 @@ describe('policy/resolve', () => {
           for (const warning of policy.warnings) expect(warning).to.include('not an absolute path below /');
         });
       }
+    });
+
+    describe('writable-paths that would break or weaken the container', () => {
+      const refused = [
+        '/proc',
+        '/proc/sys',
+        '/sys',
+        '/sys/fs/cgroup',
+        '/dev',
+        '/dev/shm',
+        '/etc',
+        '/usr',
+        '/bin',
+        '/lib64',
+        '/etc/hosts',
+        '/etc/resolv.conf',
+        '/var/run/secrets',
+        '/var/run/secrets/kubernetes.io',
+        '/var/run/secrets/kubernetes.io/serviceaccount',
+        '/var/run/secrets/kubernetes.io/serviceaccount/token',
+        '/run/secrets/kubernetes.io/serviceaccount',
+      ];
+      for (const path of refused) {
+        it(`${path} is refused with a warning`, () => {
+          const policy = resolved({ [`${P}/writable-paths`]: `${path},/data` });
+          expect(policy.writablePaths).to.deep.equal(['/tmp', '/data']);
+          expect(policy.warnings).to.have.length(1);
+          expect(policy.warnings[0]).to.include(quoteShort(path)).and.include('ignored');
+        });
+      }
+      for (const path of ['/var/run', '/run', '/etc/nginx', '/usr/local/app/cache', '/devices', '/process']) {
+        it(`${path} is allowed`, () => {
+          expect(unsafeWritablePath(path)).to.equal(undefined);
+        });
+      }
+    });
+
+    describe('list caps', () => {
+      it(`reads at most ${MAX_WRITABLE_PATHS} writable-paths entries and warns once about the rest`, () => {
+        const value = Array.from({ length: 20_000 }, (_, i) => `/p${i}`).join(',');
+        const policy = resolved({ [`${P}/writable-paths`]: value });
+        expect(policy.writablePaths).to.have.length(MAX_WRITABLE_PATHS + 1);
+        expect(policy.writablePaths.at(-1)).to.equal(`/p${MAX_WRITABLE_PATHS - 1}`);
+        expect(policy.warnings).to.deep.equal([
+          `${P}/writable-paths: only the first ${MAX_WRITABLE_PATHS} entries are read; the rest are ignored`,
+        ]);
+      });
+
+      it(`reads at most ${MAX_SKIP_CONTROLS_ENTRIES} skip-controls entries; the rest stay hardened`, () => {
+        const value = Array.from({ length: 12_000 }, (_, i) => `c${i}/default-resources`).join(',');
+        const policy = resolved({ [`${P}/skip-controls`]: `${value},run-as-non-root` });
+        expect(policy.optOuts).to.have.length(MAX_SKIP_CONTROLS_ENTRIES);
+        expect(policy.disabledControls.has('run-as-non-root')).to.equal(false);
+        expect(policy.warnings[0]).to.equal(
+          `${P}/skip-controls: only the first ${MAX_SKIP_CONTROLS_ENTRIES} entries are read; the rest are ignored`,
+        );
+      });
+    });
+
+    describe('the changes record', () => {
+      const record = JSON.stringify([
+        { control: 'run-as-non-root', target: 'pod', path: '/spec/x', value: 1 },
+      ]);
+      it('is read only when the review verified its seal', () => {
+        const pod = podWith({ [`${P}/changes`]: record });
+        const trusted = resolvePolicy(DEFAULT_ENGINE_SETTINGS, NS, pod, true);
+        const untrusted = resolvePolicy(DEFAULT_ENGINE_SETTINGS, NS, pod);
+        if (trusted.skipPod || untrusted.skipPod) throw new Error('not skipped');
+        expect(trusted.policy.earlierChanges.entries).to.have.length(1);
+        expect(trusted.policy.recordTrusted).to.equal(true);
+        expect(untrusted.policy.earlierChanges.entries).to.have.length(0);
+        expect(untrusted.policy.recordTrusted).to.equal(false);
+      });
     });
 
     it('reads every pod annotation under a custom annotationPrefix, and ignores the default prefix', () => {

@@ -67,7 +67,8 @@ export function allContainers(pod: V1Pod): V1Container[] {
 /** Every field the six controls set on a pod that had none of them. */
 export function expectFullyHardened(pod: V1Pod): void {
   const security = pod.spec?.securityContext;
-  expect(security?.runAsNonRoot, 'runAsNonRoot').to.equal(true);
+  // On the containers, never the pod: a root container injected later must not inherit it.
+  expect(security?.runAsNonRoot, 'pod-level runAsNonRoot').to.be.undefined;
   expect(security?.runAsUser, 'runAsUser').to.equal(65532);
   expect(security?.runAsGroup, 'runAsGroup').to.equal(65532);
   expect(security?.fsGroup, 'fsGroup').to.equal(65532);
@@ -77,6 +78,7 @@ export function expectFullyHardened(pod: V1Pod): void {
   for (const container of allContainers(pod)) {
     const context = container.securityContext;
     const where = `container ${container.name}`;
+    expect(context?.runAsNonRoot, `${where} runAsNonRoot`).to.equal(true);
     expect(context?.allowPrivilegeEscalation, `${where} allowPrivilegeEscalation`).to.equal(false);
     expect(context?.capabilities?.drop, `${where} drops`).to.include('ALL');
     expect(context?.readOnlyRootFilesystem, `${where} readOnlyRootFilesystem`).to.equal(true);
@@ -93,7 +95,7 @@ export function expectFullyHardened(pod: V1Pod): void {
 /** Nothing of ours: no annotation and none of the fields a user did not write. */
 export function expectUntouched(pod: V1Pod): void {
   expect(pod.metadata?.annotations?.[CHANGES_ANNOTATION], 'changes annotation').to.be.undefined;
-  expect(pod.spec?.securityContext?.runAsNonRoot, 'runAsNonRoot').to.be.undefined;
+  expect(pod.spec?.securityContext?.runAsUser, 'runAsUser').to.be.undefined;
   expect(pod.spec?.securityContext?.seccompProfile, 'seccompProfile').to.be.undefined;
   expect((pod.spec?.volumes ?? []).map((volume) => volume.name)).to.not.include('pod-hardener-tmp');
   for (const container of allContainers(pod)) {
