@@ -13,11 +13,11 @@ CONTAINER_TOOL ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/
 # The base and every overlay, for `make manifests`.
 KUSTOMIZATIONS := manifests/base $(patsubst %/kustomization.yaml,%,$(wildcard manifests/overlays/*/kustomization.yaml))
 
-.PHONY: help build test lint e2e bench run image deploy undeploy manifests
+.PHONY: help build test lint e2e bench run image deploy undeploy manifests cluster cluster-down
 
 help: ## List the targets
 	@echo "Usage: make <target> [IMAGE=$(IMAGE)] [KUSTOMIZE_DIR=$(KUSTOMIZE_DIR)]"
-	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9-]*:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z0-9-]*:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
 
 build: ## Compile TypeScript to dist/ (npm run build)
 	npm run build
@@ -30,6 +30,12 @@ lint: ## ESLint and Prettier (npm run lint)
 
 e2e: ## End-to-end tests against a real API server (npm run test:e2e)
 	npm run test:e2e
+
+cluster: build ## Start a one-node cluster (root; offline) with the webhook deployed; prints export KUBECONFIG=...
+	npx tsx test/e2e/node/cluster.ts
+
+cluster-down: ## Stop what make cluster started and undo its host changes
+	bash test/e2e/node/cluster.sh down
 
 bench: ## Benchmarks (npm run bench)
 	npm run bench

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the Go modules pinned in this
-# directory's go.mod/go.sum, into a cache outside the repository keyed by the Kubernetes version and the
+# Builds etcd, kube-apiserver, kube-controller-manager, kubectl, kube-scheduler and kubelet from the Go
+# modules pinned in this directory's go.mod/go.sum, into a cache outside the repository keyed by the Kubernetes version and the
 # go.sum hash. A warm cache is reused as is. Prints the bin directory on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -12,7 +12,7 @@ kube_minor="${kube_minor%%.*}"
 sum_hash="$(sha256sum go.mod go.sum | sha256sum | cut -c1-12)"
 cache_root="${POD_HARDENER_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pod-hardener-e2e}"
 bin_dir="${cache_root}/k8s-${kube_version}-${sum_hash}/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kubectl)
+binaries=(etcd kube-apiserver kube-controller-manager kubectl kube-scheduler kubelet)
 
 complete=true
 for binary in "${binaries[@]}"; do
@@ -53,6 +53,8 @@ build etcd go.etcd.io/etcd/server/v3
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kubectl k8s.io/kubernetes/cmd/kubectl
+build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
+build kubelet k8s.io/kubernetes/cmd/kubelet
 rm -rf "$bin_dir"
 mv "$staging" "$bin_dir"
 echo "control plane ${kube_version}: built in $(($(date +%s) - started)) s into ${bin_dir}" >&2

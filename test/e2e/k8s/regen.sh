@@ -30,6 +30,8 @@ staging_modules="$(awk '$2 == "=>" && $3 ~ /^\.\/staging\// { print $1 }' "$kube
   echo "	k8s.io/kubernetes/cmd/kube-apiserver"
   echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
   echo "	k8s.io/kubernetes/cmd/kubectl"
+  echo "	k8s.io/kubernetes/cmd/kube-scheduler"
+  echo "	k8s.io/kubernetes/cmd/kubelet"
   echo "	go.etcd.io/etcd/server/v3"
   echo ")"
   echo

@@ -1,7 +1,9 @@
 /**
  * A real, minimal control plane on loopback: etcd, kube-apiserver and kube-controller-manager, built
- * by test/e2e/k8s/build.sh. There is no scheduler and no kubelet: pods are admitted and stored, which
- * is everything an admission webhook can be judged on, and nothing ever runs.
+ * by test/e2e/k8s/build.sh. For the admission scenarios there is no scheduler and no kubelet: pods are
+ * admitted and stored, which is everything an admission webhook can be judged on, and nothing runs.
+ * With `nodeIp` (the node scenarios, test/e2e/node) kube-scheduler runs too, and test/e2e/node's
+ * kubelet registers against it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -78,7 +80,23 @@ function getReadyz(server: string, pki: ControlPlanePki): Promise<string | undef
   });
 }
 
-export async function startControlPlane(binDir: string, dir: string): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /**
+   * Serve on the e2e node's IP instead of 127.0.0.1, so pods reach the API server through the
+   * kubernetes Service (test/e2e/node/host.sh DNATs its ClusterIP here), with what a kubelet needs:
+   * the Node authorizer and NodeRestriction, a client certificate for logs and exec, and aggregator
+   * routing, so webhooks behind a Service are dialled at an endpoint's pod IP (no kube-proxy).
+   */
+  readonly nodeIp?: string;
+  /** The API server's port; one is picked free when absent. */
+  readonly apiPort?: number;
+}
+
+export async function startControlPlane(
+  binDir: string,
+  dir: string,
+  options: ControlPlaneOptions = {},
+): Promise<ControlPlane> {
   const pkiDir = path.join(dir, 'pki');
   mkdirSync(pkiDir, { recursive: true });
   const pki = await createControlPlanePki();
@@ -91,10 +109,11 @@ export async function startControlPlane(binDir: string, dir: string): Promise<Co
   const [etcdClientPort, etcdPeerPort, apiPort, controllerManagerPort] = await Promise.all([
     freePort(),
     freePort(),
-    freePort(),
+    options.apiPort ?? freePort(),
     freePort(),
   ]);
-  const server = `https://127.0.0.1:${apiPort}`;
+  const apiAddress = options.nodeIp ?? '127.0.0.1';
+  const server = `https://${apiAddress}:${apiPort}`;
   const adminKubeconfig = file('admin.kubeconfig', kubeconfigYaml(server, pki.ca.certPem, pki.admin));
   const controllerManagerKubeconfig = file(
     'controller-manager.kubeconfig',
@@ -133,13 +152,23 @@ export async function startControlPlane(binDir: string, dir: string): Promise<Co
       path.join(binDir, 'kube-apiserver'),
       [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${apiAddress}`,
+        `--advertise-address=${apiAddress}`,
         `--secure-port=${apiPort}`,
         `--tls-cert-file=${file('apiserver.crt', pki.apiServer.certPem)}`,
         `--tls-private-key-file=${file('apiserver.key', pki.apiServer.keyPem)}`,
         `--client-ca-file=${caFile}`,
-        '--authorization-mode=RBAC',
+        ...(options.nodeIp === undefined
+          ? ['--authorization-mode=RBAC']
+          : [
+              '--authorization-mode=Node,RBAC',
+              '--enable-admission-plugins=NodeRestriction',
+              `--kubelet-client-certificate=${file('kubelet-client.crt', pki.kubeletClient.certPem)}`,
+              `--kubelet-client-key=${file('kubelet-client.key', pki.kubeletClient.keyPem)}`,
+              `--kubelet-certificate-authority=${caFile}`,
+              '--kubelet-preferred-address-types=InternalIP',
+              '--enable-aggregator-routing=true',
+            ]),
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${file('sa.pub', pki.serviceAccountPublicPem)}`,
         `--service-account-signing-key-file=${file('sa.key', pki.serviceAccountKeyPem)}`,
@@ -147,7 +176,7 @@ export async function startControlPlane(binDir: string, dir: string): Promise<Co
         // Scenario 6 proves a privileged pod survives hardening; the default would refuse it outright.
         '--allow-privileged=true',
         // 127.0.0.1 is not a valid endpoint address for the kubernetes Service; nothing in-cluster dials it.
-        '--endpoint-reconciler-type=none',
+        ...(options.nodeIp === undefined ? ['--endpoint-reconciler-type=none'] : []),
         `--audit-policy-file=${auditPolicy}`,
         `--audit-log-path=${auditLog}`,
         '--audit-log-mode=blocking',
@@ -180,6 +209,29 @@ export async function startControlPlane(binDir: string, dir: string): Promise<Co
       { dir },
     );
     started.push(controllerManager);
+
+    if (options.nodeIp !== undefined) {
+      const schedulerKubeconfig = file(
+        'scheduler.kubeconfig',
+        kubeconfigYaml(server, pki.ca.certPem, pki.scheduler),
+      );
+      started.push(
+        startProcess(
+          'kube-scheduler',
+          path.join(binDir, 'kube-scheduler'),
+          [
+            `--kubeconfig=${schedulerKubeconfig}`,
+            `--authentication-kubeconfig=${schedulerKubeconfig}`,
+            `--authorization-kubeconfig=${schedulerKubeconfig}`,
+            '--bind-address=127.0.0.1',
+            `--secure-port=${await freePort()}`,
+            '--leader-elect=false',
+            '--v=1',
+          ],
+          { dir },
+        ),
+      );
+    }
     return { server, adminKubeconfig, auditLog, pki, dir, stop };
   } catch (error) {
     await stop();

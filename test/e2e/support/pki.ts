@@ -32,6 +32,11 @@ export interface ControlPlanePki {
   readonly apiServer: Issued;
   readonly admin: Issued;
   readonly controllerManager: Issued;
+  /** For the e2e node (test/e2e/node): scheduler, kubelet identity and serving pair, API server to kubelet. */
+  readonly scheduler: Issued;
+  readonly kubeletClient: Issued;
+  readonly node: Issued;
+  readonly kubeletServing: Issued;
   /** RSA, because the API server's service-account token signer wants RSA or ECDSA in PEM; RSA is the common case. */
   readonly serviceAccountKeyPem: string;
   readonly serviceAccountPublicPem: string;
@@ -103,6 +108,11 @@ async function issue(
   return { certPem: certificate.toString('pem'), keyPem: await keyPem(keys.privateKey) };
 }
 
+/** The e2e node's name and its IP (a /32 on lo, see test/e2e/node/host.sh); the kubernetes Service's ClusterIP. */
+export const NODE_NAME = 'e2e-node';
+export const NODE_IP = '10.99.0.1';
+export const KUBERNETES_SERVICE_IP = '10.96.0.1';
+
 export async function createControlPlanePki(): Promise<ControlPlanePki> {
   const ca = await createAuthority();
   const serviceAccount = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -112,10 +122,23 @@ export async function createControlPlanePki(): Promise<ControlPlanePki> {
       { type: 'ip', value: '127.0.0.1' },
       { type: 'dns', value: 'localhost' },
       { type: 'dns', value: 'kubernetes.default.svc' },
+      { type: 'dns', value: 'kubernetes.default.svc.cluster.local' },
+      { type: 'dns', value: 'kubernetes.default' },
+      { type: 'dns', value: 'kubernetes' },
+      { type: 'ip', value: NODE_IP },
+      { type: 'ip', value: KUBERNETES_SERVICE_IP },
     ]),
     // system:masters bypasses RBAC; the webhook itself runs with its own ServiceAccount's token.
     admin: await issue(ca, 'CN=e2e-admin,O=system:masters', 'client'),
     controllerManager: await issue(ca, 'CN=system:kube-controller-manager', 'client'),
+    scheduler: await issue(ca, 'CN=system:kube-scheduler', 'client'),
+    // system:masters: the API server's calls to the kubelet (logs, exec) pass the kubelet's webhook authorization.
+    kubeletClient: await issue(ca, 'CN=kube-apiserver-kubelet-client,O=system:masters', 'client'),
+    node: await issue(ca, `CN=system:node:${NODE_NAME},O=system:nodes`, 'client'),
+    kubeletServing: await issue(ca, `CN=system:node:${NODE_NAME}`, 'server', [
+      { type: 'ip', value: NODE_IP },
+      { type: 'dns', value: NODE_NAME },
+    ]),
     serviceAccountKeyPem: serviceAccount.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     serviceAccountPublicPem: serviceAccount.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };

@@ -21,6 +21,15 @@ export interface ManagedProcess {
 
 const running = new Set<ChildProcess>();
 let pidFile: string | undefined;
+let detach = false;
+
+/**
+ * From now on children start in sessions of their own and outlive this process (`make cluster`):
+ * they are no longer killed on exit, only recorded in the PID file for `make cluster-down`.
+ */
+export function detachChildren(): void {
+  detach = true;
+}
 let runDirectory: string | undefined;
 
 /** Every PID is also written here, so the shell wrapper can kill what a crashed suite left behind. */
@@ -46,7 +55,9 @@ function killAllNow(): void {
   runDirectory = undefined;
 }
 
-process.once('exit', killAllNow);
+process.once('exit', () => {
+  if (!detach) killAllNow();
+});
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     killAllNow();
@@ -66,7 +77,9 @@ export function startProcess(
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', fd, fd],
+    detached: detach,
   });
+  if (detach) child.unref();
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pid = child.pid;
