@@ -28,7 +28,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { connect, createNamespace, OPTED_IN, type Cluster } from '../test/e2e/support/cluster.js';
+import { builtDirectory, CONTROL_PLANE_BUILD } from '../test/e2e/support/builds.js';
+import {
+  connect,
+  createNamespace,
+  OPTED_IN,
+  waitForControllers,
+  type Cluster,
+} from '../test/e2e/support/cluster.js';
 import { startControlPlane, type ControlPlane } from '../test/e2e/support/control-plane.js';
 import { createServingPair } from '../test/e2e/support/pki.js';
 import {
@@ -757,15 +764,6 @@ interface E2eReport {
 // ---------------------------------------------------------------------------------------------------
 // Setting the systems up
 
-function binDirectory(): string {
-  const fromEnv = process.env.E2E_BIN_DIR;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return execFileSync('bash', [path.join(REPO_ROOT, 'test/e2e/k8s/build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-}
-
 /** bench/null-server.js behind a MutatingWebhookConfiguration for namespaces labelled NULL_LABEL. */
 async function installNullWebhook(cluster: Cluster, dir: string): Promise<ManagedProcess> {
   const { caPem, serving } = await createServingPair();
@@ -1084,7 +1082,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const loadAverageStart = os.loadavg().map((l) => round(l));
-  const binDir = binDirectory();
+  const binDir = builtDirectory(REPO_ROOT, CONTROL_PLANE_BUILD, 'E2E_BIN_DIR');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-bench-e2e-'));
   recordPidsIn(path.join(dir, 'pids'));
   if (!settings.keep) removeOnInterrupt(dir);
@@ -1096,13 +1094,7 @@ async function main(): Promise<number> {
   try {
     controlPlane = await startControlPlane(binDir, dir);
     const cluster = connect(binDir, controlPlane.adminKubeconfig);
-    await waitFor(
-      'the controller manager to create the default ServiceAccount',
-      async () =>
-        (await cluster.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata
-          ?.name,
-      { timeoutMs: 60_000 },
-    );
+    await waitForControllers(cluster);
     const kubernetes =
       (await cluster.kubectlOk(['version', '-o', 'json'])).match(/"gitVersion":\s*"([^"]+)"/g)?.pop() ?? '';
     const client: ApiClient = {

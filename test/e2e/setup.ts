@@ -4,34 +4,25 @@
  * webhook from manifests/, and tear all of it down afterwards, also when a scenario failed.
  * E2E_KEEP=1 keeps the directory (logs, audit log, kubeconfigs) for a post-mortem.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from './support/cluster.js';
+import { builtDirectory, CONTROL_PLANE_BUILD } from './support/builds.js';
+import { connect, waitForControllers } from './support/cluster.js';
 import { setContext, e2e } from './support/context.js';
 import { startControlPlane, type ControlPlane } from './support/control-plane.js';
-import { recordPidsIn, removeOnInterrupt, waitFor } from './support/processes.js';
+import { recordPidsIn, removeOnInterrupt } from './support/processes.js';
 import { installWebhook } from './support/webhook.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string | undefined;
 let controlPlane: ControlPlane | undefined;
 
-function binDirectory(): string {
-  const fromEnv = process.env.E2E_BIN_DIR;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return execFileSync('bash', [path.join(repoRoot, 'test/e2e/k8s/build.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-}
-
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
     this.timeout(45 * 60_000);
-    const binDir = binDirectory();
+    const binDir = builtDirectory(repoRoot, CONTROL_PLANE_BUILD, 'E2E_BIN_DIR');
     dir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-e2e-'));
     recordPidsIn(process.env.E2E_PID_FILE ?? path.join(dir, 'pids'));
     if (process.env.E2E_KEEP !== '1') removeOnInterrupt(dir);
@@ -39,13 +30,7 @@ export const mochaHooks = {
     const started = Date.now();
     controlPlane = await startControlPlane(binDir, dir);
     const cluster = connect(binDir, controlPlane.adminKubeconfig);
-    await waitFor(
-      'the controller manager to create the default ServiceAccount',
-      async () =>
-        (await cluster.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata
-          ?.name,
-      { timeoutMs: 60_000 },
-    );
+    await waitForControllers(cluster);
     const webhook = await installWebhook(cluster, controlPlane, {
       repoRoot,
       // Short enough that the suite runs across serving-certificate and CA rotations (install.e2e.ts):

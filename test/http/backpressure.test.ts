@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
+import { admissionReview } from '../../bench/corpus.js';
 import type { NamespaceLookup, NamespaceSource } from '../../src/core/namespaces.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/core/settings.js';
 import {
@@ -17,25 +18,13 @@ const KIB = 1024;
 
 /** An AdmissionReview of about `padBytes` more than a bare pod (an annotation carries the padding). */
 function review(uid: string, padBytes = 0): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid,
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'team-a',
-        operation: 'CREATE',
-        object: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'web', namespace: 'team-a', annotations: { pad: 'x'.repeat(padBytes) } },
-          spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
-        },
-      },
-    }),
-  );
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web', namespace: 'team-a', annotations: { pad: 'x'.repeat(padBytes) } },
+    spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+  };
+  return Buffer.from(JSON.stringify(admissionReview(pod, uid)));
 }
 
 /**

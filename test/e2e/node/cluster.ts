@@ -10,22 +10,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, createNamespace, OPTED_IN } from '../support/cluster.js';
+import { builtDirectory, CONTAINERD_BUILD, CONTROL_PLANE_BUILD } from '../support/builds.js';
+import { connect, createNamespace, OPTED_IN, waitForControllers } from '../support/cluster.js';
 import { startControlPlane } from '../support/control-plane.js';
 import { deployWebhook } from '../support/in-cluster.js';
 import { BUSYBOX_IMAGE, prepareHost, startNode } from '../support/node.js';
 import { NODE_IP } from '../support/pki.js';
-import { detachChildren, freePort, recordPidsIn, waitFor } from '../support/processes.js';
+import { detachChildren, freePort, recordPidsIn } from '../support/processes.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const dir = process.env.POD_HARDENER_CLUSTER_DIR ?? '/tmp/pod-hardener-cluster';
-
-function build(script: string): string {
-  return execFileSync('bash', [path.join(repoRoot, script)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -33,8 +27,8 @@ async function main(): Promise<void> {
     process.stderr.write(`make cluster: ${dir} holds a cluster; stopping it first (make cluster-down)\n`);
     execFileSync('bash', [path.join(repoRoot, 'test/e2e/node/cluster.sh'), 'down'], { stdio: 'inherit' });
   }
-  const binDir = build('test/e2e/k8s/build.sh');
-  const containerdBinDir = build('test/e2e/containerd/build.sh');
+  const binDir = builtDirectory(repoRoot, CONTROL_PLANE_BUILD);
+  const containerdBinDir = builtDirectory(repoRoot, CONTAINERD_BUILD);
   mkdirSync(dir, { recursive: true });
   recordPidsIn(path.join(dir, 'pids'));
   detachChildren();
@@ -45,13 +39,7 @@ async function main(): Promise<void> {
   log('host prepared');
   const controlPlane = await startControlPlane(binDir, dir, { nodeIp: NODE_IP, apiPort });
   const cluster = connect(binDir, controlPlane.adminKubeconfig);
-  await waitFor(
-    'the default ServiceAccount',
-    async () =>
-      (await cluster.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata
-        ?.name,
-    { timeoutMs: 60_000 },
-  );
+  await waitForControllers(cluster);
   log('control plane up');
   await startNode({ repoRoot, k8sBinDir: binDir, containerdBinDir, dir, controlPlane, cluster });
   log('node Ready');

@@ -5,37 +5,28 @@
  * scenario failed. test/e2e/run.sh also runs `host.sh down` when the suite itself was killed.
  * E2E_KEEP=1 keeps the directory (every process's log, the audit log, the kubeconfigs).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, createNamespace, OPTED_IN } from '../support/cluster.js';
+import { builtDirectory, CONTAINERD_BUILD, CONTROL_PLANE_BUILD } from '../support/builds.js';
+import { connect, createNamespace, OPTED_IN, waitForControllers } from '../support/cluster.js';
 import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { deployWebhook } from '../support/in-cluster.js';
 import { startNode, prepareHost, teardownHost, type Node } from '../support/node.js';
 import { setNodeContext } from '../support/node-context.js';
 import { NODE_IP } from '../support/pki.js';
-import { freePort, recordPidsIn, waitFor } from '../support/processes.js';
+import { freePort, recordPidsIn } from '../support/processes.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 let dir: string | undefined;
 let controlPlane: ControlPlane | undefined;
 let node: Node | undefined;
 
-function built(variable: string, script: string): string {
-  const fromEnv = process.env[variable];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return execFileSync('bash', [path.join(repoRoot, script)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-}
-
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context): Promise<void> {
     this.timeout(45 * 60_000);
-    const binDir = built('E2E_BIN_DIR', 'test/e2e/k8s/build.sh');
-    const containerdBinDir = built('E2E_CONTAINERD_BIN_DIR', 'test/e2e/containerd/build.sh');
+    const binDir = builtDirectory(repoRoot, CONTROL_PLANE_BUILD, 'E2E_BIN_DIR');
+    const containerdBinDir = builtDirectory(repoRoot, CONTAINERD_BUILD, 'E2E_CONTAINERD_BIN_DIR');
     const fromEnv = process.env.E2E_NODE_DIR;
     if (fromEnv !== undefined && fromEnv !== '') {
       dir = fromEnv;
@@ -50,13 +41,7 @@ export const mochaHooks = {
     await prepareHost(repoRoot, dir, apiPort);
     controlPlane = await startControlPlane(binDir, dir, { nodeIp: NODE_IP, apiPort });
     const cluster = connect(binDir, controlPlane.adminKubeconfig);
-    await waitFor(
-      'the controller manager to create the default ServiceAccount',
-      async () =>
-        (await cluster.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata
-          ?.name,
-      { timeoutMs: 60_000 },
-    );
+    await waitForControllers(cluster);
     process.stderr.write(`e2e node: control plane up in ${Date.now() - started} ms\n`);
     node = await startNode({ repoRoot, k8sBinDir: binDir, containerdBinDir, dir, controlPlane, cluster });
     process.stderr.write(`e2e node: node Ready after ${Date.now() - started} ms\n`);

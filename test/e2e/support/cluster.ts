@@ -105,6 +105,17 @@ export async function createNamespace(
   return name;
 }
 
+/** Resolves once the controller manager has created the default ServiceAccount: the cluster is usable. */
+export async function waitForControllers(cluster: Cluster): Promise<void> {
+  await waitFor(
+    'the controller manager to create the default ServiceAccount',
+    async () =>
+      (await cluster.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata
+        ?.name,
+    { timeoutMs: 60_000 },
+  );
+}
+
 export const OPTED_IN = { 'pod-hardener.io/enabled': 'true' } as const;
 export const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' } as const;
 
