@@ -5,8 +5,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import request from 'supertest';
-import { LOOKUPS_OFF } from '../src/core/namespaces.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+import { LOOKUPS_OFF } from '../src/engine/resolve/namespace.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../src/engine/resolve/settings.js';
 import { buildApp } from '../src/http/app.js';
 import { createMetrics } from '../src/http/metrics.js';
 import { createSilentLogger } from '../src/logger.js';

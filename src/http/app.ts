@@ -1,10 +1,10 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
-import type { AdmissionReview, AdmissionReviewResponse } from '../core/admission.js';
-import type { NamespaceSource } from '../core/namespaces.js';
-import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../core/review.js';
-import type { RecordSealer } from '../core/record-seal.js';
-import type { EngineSettings } from '../core/settings.js';
+import type { AdmissionReview, AdmissionReviewResponse } from '../engine/review/envelope.js';
+import type { NamespaceSource } from '../engine/resolve/namespace.js';
+import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../engine/review/review.js';
+import type { RecordSealer } from '../engine/record/seal.js';
+import type { EngineSettings } from '../engine/resolve/settings.js';
 import type { Logger } from '../logger.js';
 import { operationLabel, type Metrics, type OperationLabel } from './metrics.js';
 
@@ -15,7 +15,7 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly maxBodyBytes: number;
   readonly isShuttingDown: () => boolean;
-  /** Seals our changes record; replicas must share its keys (see core/record-seal.ts). */
+  /** Seals our changes record; replicas must share its keys (see engine/record/seal.ts). */
   readonly sealer?: RecordSealer;
   /** Clock for seals; tests fix it. */
   readonly now?: () => number;

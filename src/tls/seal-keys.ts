@@ -1,12 +1,12 @@
 /**
- * The keys that seal our changes record (core/record-seal.ts), derived from the serving private key.
+ * The keys that seal our changes record (engine/record/seal.ts), derived from the serving private key.
  * Every replica serves the same key pair (one Secret, in self-managed and cert-manager modes alike), so
  * every replica derives the same seal key with no extra secret to distribute; HKDF with a label of
  * its own keeps the derived key useless for anything else. After a renewal the previous key is still
  * accepted, so a request whose passes straddle the reload is still recognised.
  */
 import { createPrivateKey, hkdfSync } from 'node:crypto';
-import { randomSealKeys, type SealKeys } from '../core/record-seal.js';
+import { randomSealKeys, type SealKeys } from '../engine/record/seal.js';
 
 const LABEL = 'pod-hardener changes record seal v1';
 

@@ -13,11 +13,11 @@ import {
 import { ENGINE_CONTAINER_COUNTS } from '../../bench/engine.js';
 import { responseProblem } from '../../bench/load.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/config.js';
-import type { AdmissionReview } from '../../src/core/admission.js';
-import { LOOKUPS_OFF } from '../../src/core/namespaces.js';
-import { parseAdmissionReview, reviewAdmission } from '../../src/core/review.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/core/settings.js';
-import type { Pod } from '../../src/k8s/pod.js';
+import type { AdmissionReview } from '../../src/engine/review/envelope.js';
+import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
+import { parseAdmissionReview, reviewAdmission } from '../../src/engine/review/review.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
+import type { Pod } from '../../src/engine/pod/model.js';
 
 const KIB = 1024;
 

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import request from 'supertest';
-import { LOOKUPS_OFF, type NamespaceSource } from '../../src/core/namespaces.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/core/settings.js';
+import { LOOKUPS_OFF, type NamespaceSource } from '../../src/engine/resolve/namespace.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { createMetrics } from '../../src/http/metrics.js';
 import { createLogger } from '../../src/logger.js';

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { admissionReview } from '../../bench/corpus.js';
-import type { NamespaceLookup, NamespaceSource } from '../../src/core/namespaces.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/core/settings.js';
+import type { NamespaceLookup, NamespaceSource } from '../../src/engine/resolve/namespace.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import {
   buildApp,
   SMALL_REQUEST_BYTES,

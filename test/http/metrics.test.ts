@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { ReviewResult } from '../../src/core/review.js';
+import type { ReviewResult } from '../../src/engine/review/review.js';
 import { createMetrics, operationLabel } from '../../src/http/metrics.js';
 
 const patched: ReviewResult = {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NamespaceLookup } from '../../src/core/namespaces.js';
+import type { NamespaceLookup } from '../../src/engine/resolve/namespace.js';
 import {
   NOT_FOUND_TTL_MS,
   SourceStoppedError,

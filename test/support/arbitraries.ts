@@ -9,9 +9,15 @@
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { CONTROL_IDS } from '../../src/controls/ids.js';
-import type { Container, Pod, PodSecurityContext, SecurityContext, Volume } from '../../src/k8s/pod.js';
-import { compareQuantityText } from '../../src/util/quantity.js';
+import { CONTROL_IDS } from '../../src/engine/controls/ids.js';
+import type {
+  Container,
+  Pod,
+  PodSecurityContext,
+  SecurityContext,
+  Volume,
+} from '../../src/engine/pod/model.js';
+import { compareQuantityText } from '../../src/engine/pod/quantity.js';
 
 export const PREFIX = 'pod-hardener.io';
 export const QUANTITIES = ['50m', '0.1', '1', '2', '1.5', '100Mi', '1Gi', '128M', '1e3', '2e9'] as const;

@@ -5,16 +5,21 @@
  */
 import { expect } from 'chai';
 import jsonPatch from 'fast-json-patch';
-import type { Control, ControlContext, ControlResult, ContainerRef } from '../../src/controls/types.js';
-import { visitContainers } from '../../src/controls/visitor.js';
-import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../src/core/settings.js';
-import { isWindowsPod, type Pod } from '../../src/k8s/pod.js';
+import type {
+  Control,
+  ControlContext,
+  ControlResult,
+  ContainerRef,
+} from '../../src/engine/controls/types.js';
+import { visitContainers } from '../../src/engine/controls/visitor.js';
+import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../src/engine/resolve/settings.js';
+import { isWindowsPod, type Pod } from '../../src/engine/pod/model.js';
 import {
   hasContainerOptOut,
   isControlEnabled,
   resolvePolicy,
   type ResolvedPolicy,
-} from '../../src/policy/resolve.js';
+} from '../../src/engine/resolve/resolve.js';
 
 export interface ContextOptions {
   /** Engine settings on top of DEFAULT_ENGINE_SETTINGS; pod annotations still go through resolvePolicy. */

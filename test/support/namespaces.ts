@@ -1,4 +1,4 @@
-import type { NamespaceInfo, NamespaceSource } from '../../src/core/namespaces.js';
+import type { NamespaceInfo, NamespaceSource } from '../../src/engine/resolve/namespace.js';
 
 /** A namespace source answering from a fixed table, as the informer cache would. */
 export function staticNamespaces(table: Readonly<Record<string, NamespaceInfo>>): NamespaceSource {

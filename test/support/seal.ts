@@ -2,7 +2,7 @@
  * A fixed seal key and clock for tests whose expected output includes the seal of our changes record
  * (golden fixtures), so the files stay byte-for-byte stable.
  */
-import { createRecordSealer, type RecordSealer } from '../../src/core/record-seal.js';
+import { createRecordSealer, type RecordSealer } from '../../src/engine/record/seal.js';
 
 const KEY = Buffer.alloc(32, 7);
 export const TEST_SEALER: RecordSealer = createRecordSealer(() => ({ signing: KEY, accepted: [KEY] }));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
-import { createRecordSealer, type SealSubject } from '../../src/core/record-seal.js';
+import { createRecordSealer, type SealSubject } from '../../src/engine/record/seal.js';
 import { createSealKeyRing, deriveSealKey } from '../../src/tls/seal-keys.js';
 
 const pem = (format: 'pkcs8' | 'sec1', key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey) =>

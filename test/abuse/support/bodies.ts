@@ -5,8 +5,8 @@
  * the exact bytes to send; deep nesting is spliced in as text, so this process never recurses over it.
  */
 import { admissionReview, smallPod } from '../../../bench/corpus.js';
-import { CONTROL_IDS } from '../../../src/controls/ids.js';
-import type { AdmissionReview } from '../../../src/core/admission.js';
+import { CONTROL_IDS } from '../../../src/engine/controls/ids.js';
+import type { AdmissionReview } from '../../../src/engine/review/envelope.js';
 
 /**
  * Pods here are plain JSON, typed loosely: they are meant to hold what the client library's types

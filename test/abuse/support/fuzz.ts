@@ -7,9 +7,9 @@
  */
 import fc from 'fast-check';
 import { admissionReview } from '../../../bench/corpus.js';
-import { CONTROL_IDS } from '../../../src/controls/ids.js';
-import { podShapeProblem } from '../../../src/k8s/pod-shape.js';
-import { isJsonObject } from '../../../src/util/json.js';
+import { CONTROL_IDS } from '../../../src/engine/controls/ids.js';
+import { podShapeProblem } from '../../../src/engine/pod/shape.js';
+import { isJsonObject } from '../../../src/engine/pod/json.js';
 import { podArb } from '../../support/arbitraries.js';
 import { ANNOTATION } from './bodies.js';
 

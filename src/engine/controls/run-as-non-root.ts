@@ -1,0 +1,81 @@
+/**
+ * run-as-non-root
+ *
+ * Spec: `runAsNonRoot: true` on every container, and pod-level `runAsUser` and `runAsGroup`
+ * (configured, never 0), `fsGroup` with `fsGroupChangePolicy: OnRootMismatch`, each only if unset. A
+ * numeric UID matters: with runAsNonRoot alone, an image whose USER is root fails with
+ * CreateContainerConfigError.
+ *
+ * runAsNonRoot goes on the containers, never on the pod: a pod-level value would be inherited by a
+ * root container another webhook injects after our pass (reinvocation), which the kubelet would then
+ * refuse to start. Containers we harden carry their own value, and Pod Security "restricted" accepts
+ * it on every container as well as on the pod. A pod-level value the user set is the user's, and is
+ * inherited as they chose.
+ *
+ * A container that explicitly runs as root (`runAsUser: 0`, `runAsNonRoot: false`, or the Windows
+ * `ContainerAdministrator` user), directly or through the pod-level value it inherits, would be refused
+ * by the kubelet under runAsNonRoot. It is left alone and reported; then, and when a container opted
+ * out of this control, the UID and GID go on each other container instead of the pod.
+ *
+ * Windows pods: only runAsNonRoot (the API forbids runAsUser, runAsGroup and fsGroup there).
+ */
+import type { Pod } from '../pod/model.js';
+import { DraftRecorder, getPath } from './recorder.js';
+import type { Control, ContainerRef, ControlContext } from './types.js';
+
+const POD = '/spec';
+
+function explicitRootReason(pod: Pod, ref: ContainerRef): string | undefined {
+  const own = ref.container.securityContext;
+  const podContext = pod.spec?.securityContext;
+  const runAsUser = own?.runAsUser ?? podContext?.runAsUser;
+  const runAsNonRoot = own?.runAsNonRoot ?? podContext?.runAsNonRoot;
+  const windowsUser = own?.windowsOptions?.runAsUserName ?? podContext?.windowsOptions?.runAsUserName;
+  if (runAsUser === 0) return 'runs as root (runAsUser: 0); left as set';
+  if (runAsNonRoot === false) return 'allows root (runAsNonRoot: false); left as set';
+  if (windowsUser === 'ContainerAdministrator') return 'runs as ContainerAdministrator; left as set';
+  return undefined;
+}
+
+export const runAsNonRoot: Control = {
+  id: 'run-as-non-root',
+  coversEphemeralContainers: true,
+  apply(draft: Pod, ctx: ControlContext) {
+    const rec = new DraftRecorder('run-as-non-root');
+    const spec = draft.spec as object;
+    const { policy } = ctx;
+    const inherited = (field: string): unknown => getPath(spec, ['securityContext', field]) ?? undefined;
+
+    const startable: ContainerRef[] = [];
+    for (const ref of ctx.targets) {
+      const reason = explicitRootReason(draft, ref);
+      if (reason) rec.skip(ref.name, reason);
+      else startable.push(ref);
+    }
+    const podWide = ctx.podDefaults && startable.length === ctx.targets.length;
+
+    const uidFields = [
+      ['runAsUser', policy.runAsUser],
+      ['runAsGroup', policy.runAsGroup],
+    ] as const;
+    const uidOnPod = !ctx.windows && podWide && ctx.targets.length > 0;
+    for (const ref of startable) {
+      const fill = (field: string, value: unknown): void => {
+        if (inherited(field) === undefined)
+          rec.fill(ref.container, ref.pointer, ['securityContext', field], value, ref.name);
+      };
+      fill('runAsNonRoot', true);
+      if (!ctx.windows && !uidOnPod) for (const [field, value] of uidFields) fill(field, value);
+    }
+    if (uidOnPod)
+      for (const [field, value] of uidFields) rec.fill(spec, POD, ['securityContext', field], value, 'pod');
+
+    // fsGroup changes volume ownership for every container, so a container that opted out keeps it off.
+    if (ctx.podDefaults && !ctx.windows && ctx.targets.length > 0) {
+      rec.fill(spec, POD, ['securityContext', 'fsGroup'], policy.fsGroup, 'pod');
+      rec.fill(spec, POD, ['securityContext', 'fsGroupChangePolicy'], 'OnRootMismatch', 'pod');
+    }
+    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
+    return rec.result();
+  },
+};
