@@ -3,8 +3,8 @@
  * typical Deployment pod (3 containers, about 6 KB), the same pod with 100 containers, and a pod close
  * to 1 MiB. Everything is deterministic, so two runs send byte-identical bodies.
  */
-import type { AdmissionReview } from '../src/core/admission.js';
-import type { Container, Pod } from '../src/k8s/pod.js';
+import type { AdmissionReview } from '../src/engine/review/envelope.js';
+import type { Container, Pod } from '../src/engine/pod/model.js';
 
 export const MIB = 1024 * 1024;
 /** The near-1-MiB review is filled up to this many bytes of JSON: close to, and under, 1 MiB. */

@@ -48,7 +48,7 @@ import {
   type ManagedProcess,
 } from '../test/e2e/support/processes.js';
 import { installWebhook } from '../test/e2e/support/webhook.js';
-import type { Pod } from '../src/k8s/pod.js';
+import type { Pod } from '../src/engine/pod/model.js';
 import { deploymentPod } from './corpus.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..');

@@ -3,10 +3,10 @@
  * control, the fast-json-patch diff, base64, audit annotations) on pods of growing size, timed one call
  * at a time with process.hrtime.bigint over a fixed number of iterations after a warm-up.
  */
-import type { AdmissionReviewResponse } from '../src/core/admission.js';
-import { LOOKUPS_OFF } from '../src/core/namespaces.js';
-import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../src/core/review.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../src/core/settings.js';
+import type { AdmissionReviewResponse } from '../src/engine/review/envelope.js';
+import { LOOKUPS_OFF } from '../src/engine/resolve/namespace.js';
+import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../src/engine/review/review.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../src/engine/resolve/settings.js';
 import { admissionReview, deploymentPod, reviewBytes } from './corpus.js';
 
 export const ENGINE_CONTAINER_COUNTS = [1, 3, 10, 30, 100] as const;

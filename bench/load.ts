@@ -6,7 +6,7 @@
  */
 import autocannon, { type Instance, type RequestParams } from 'autocannon';
 import { bodyTemplate, requestUid } from './corpus.js';
-import type { AdmissionReview } from '../src/core/admission.js';
+import type { AdmissionReview } from '../src/engine/review/envelope.js';
 
 export interface LoadOptions {
   readonly url: string;
