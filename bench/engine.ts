@@ -5,7 +5,8 @@
  */
 import type { AdmissionReviewResponse } from '../src/engine/review/envelope.js';
 import { LOOKUPS_OFF } from '../src/engine/resolve/namespace.js';
-import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../src/engine/review/review.js';
+import { reviewAdmission, type ReviewDeps } from '../src/engine/review/review.js';
+import { parseAdmissionReview } from '../src/engine/review/envelope.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../src/engine/resolve/settings.js';
 import { admissionReview, deploymentPod, reviewBytes } from './corpus.js';
 

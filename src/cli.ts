@@ -8,10 +8,9 @@ import { CONFIG_FILE_ENV, CONFIG_FLAGS, ConfigError, loadConfig, type Config } f
 import { buildApp } from './http/app.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { startServer, type RunningServer } from './http/server.js';
-import { LOOKUPS_OFF } from './engine/resolve/namespace.js';
+import { LOOKUPS_OFF, createRecordSealer } from './engine/index.js';
 import type { StoppableNamespaceSource } from './k8s/namespaces.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRecordSealer } from './engine/record/seal.js';
 import { servingNames } from './tls/rotation.js';
 import { createSealKeyRing } from './tls/seal-keys.js';
 import type { SelfManagedTls } from './tls/self-managed.js';

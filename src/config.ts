@@ -5,8 +5,10 @@ import path from 'node:path';
 import tls from 'node:tls';
 import v8 from 'node:v8';
 import { parseDocument } from 'yaml';
-import { CONTROL_IDS, isControlId, type ControlId } from './engine/controls/ids.js';
 import {
+  CONTROL_IDS,
+  isControlId,
+  type ControlId,
   DEFAULT_ENGINE_SETTINGS,
   MODES,
   isMode,
@@ -14,11 +16,13 @@ import {
   type EngineSettings,
   type Mode,
   type ResourceDefaults,
-} from './engine/resolve/settings.js';
+  isJsonObject,
+  compareQuantities,
+  parseQuantity,
+  type Quantity,
+} from './engine/index.js';
 import { DEFAULT_TLS_CIPHER_SUITES, TLS_MIN_VERSIONS, type TlsMinVersion } from './http/server.js';
 import { LOG_LEVELS, isLogLevel, type LogLevel } from './logger.js';
-import { isJsonObject } from './engine/pod/json.js';
-import { compareQuantities, parseQuantity, type Quantity } from './engine/pod/quantity.js';
 
 /**
  * Which API server namespace lookups go to. Decided only here: a laptop `npm start` must never

@@ -1,10 +1,15 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
-import type { AdmissionReview, AdmissionReviewResponse } from '../engine/review/envelope.js';
-import type { NamespaceSource } from '../engine/resolve/namespace.js';
-import { parseAdmissionReview, reviewAdmission, type ReviewDeps } from '../engine/review/review.js';
-import type { RecordSealer } from '../engine/record/seal.js';
-import type { EngineSettings } from '../engine/resolve/settings.js';
+import {
+  type AdmissionReview,
+  type NamespaceSource,
+  parseAdmissionReview,
+  reviewAdmission,
+  wrapResponse,
+  type ReviewDeps,
+  type RecordSealer,
+  type EngineSettings,
+} from '../engine/index.js';
 import type { Logger } from '../logger.js';
 import { operationLabel, type Metrics, type OperationLabel } from './metrics.js';
 
@@ -184,12 +189,7 @@ export function buildApp(deps: AppDeps): Express {
       request = parsed.review.request;
       operation = operationLabel(request.operation);
       const result = await reviewAdmission(parsed.review, reviewDeps);
-      const envelope: AdmissionReviewResponse = {
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        response: result.response,
-      };
-      res.status(200).json(envelope);
+      res.status(200).json(wrapResponse(result.response));
       const durationSeconds = elapsedSeconds(started);
       metrics.recordReview(operation, result, durationSeconds);
       // winston formats a line before its transport drops it by level; below info that was ~4% of a review.

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ReviewOutcomeKind, ReviewResult } from '../engine/review/review.js';
+import type { ReviewOutcomeKind, ReviewResult } from '../engine/index.js';
 
 export type ReviewOutcomeLabel = ReviewOutcomeKind | 'bad_request' | 'error';
 

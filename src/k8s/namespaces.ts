@@ -13,7 +13,7 @@ import {
   type NamespaceInfo,
   type NamespaceLookup,
   type NamespaceSource,
-} from '../engine/resolve/namespace.js';
+} from '../engine/index.js';
 
 export type ClusterConnection =
   { kind: 'off' } | { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string };

@@ -6,7 +6,7 @@
  * accepted, so a request whose passes straddle the reload is still recognised.
  */
 import { createPrivateKey, hkdfSync } from 'node:crypto';
-import { randomSealKeys, type SealKeys } from '../engine/record/seal.js';
+import { randomSealKeys, type SealKeys } from '../engine/index.js';
 
 const LABEL = 'pod-hardener changes record seal v1';
 

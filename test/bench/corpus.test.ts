@@ -15,7 +15,8 @@ import { responseProblem } from '../../bench/load.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/config.js';
 import type { AdmissionReview } from '../../src/engine/review/envelope.js';
 import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
-import { parseAdmissionReview, reviewAdmission } from '../../src/engine/review/review.js';
+import { reviewAdmission } from '../../src/engine/review/review.js';
+import { parseAdmissionReview } from '../../src/engine/review/envelope.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import type { Pod } from '../../src/engine/pod/model.js';
 

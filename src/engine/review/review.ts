@@ -3,7 +3,6 @@ import type { NamespaceSource } from '../resolve/namespace.js';
 import type { EngineSettings, Mode } from '../resolve/settings.js';
 import type { ControlId } from '../controls/ids.js';
 import { CONTAINER_LISTS, claimsMirrorPod, isHostProcessPod, isWindowsPod, type Pod } from '../pod/model.js';
-import { exceedsDepth, podShapeProblem } from '../pod/shape.js';
 import { isJsonObject } from '../pod/json.js';
 import { decideNamespace, resolvePolicy } from '../resolve/resolve.js';
 import { keysFor, type Keys } from '../resolve/keys.js';
@@ -15,7 +14,7 @@ import {
   wouldChangeWarnings,
 } from '../audit/audit.js';
 import { harden, newEphemeralContainers } from '../harden/harden.js';
-import { MAX_CONTAINERS_PER_POD, MAX_OBJECT_DEPTH } from '../pod/limits.js';
+import { MAX_CONTAINERS_PER_POD } from '../pod/limits.js';
 import { createRecordSealer, randomSealKeys, type RecordSealer, type SealSubject } from '../record/seal.js';
 
 export type ReviewOutcomeKind = 'patched' | 'unchanged' | 'skipped' | 'warned' | 'audited' | 'denied';
@@ -63,47 +62,6 @@ export interface ReviewDeps {
 
 const processSealKeys = randomSealKeys();
 const processSealer = createRecordSealer(() => processSealKeys);
-
-export type ParsedReview = { readonly review: AdmissionReview } | { readonly error: string };
-
-/** Validates the envelope, and the pod inside it when there is one; the message says what is wrong. */
-export function parseAdmissionReview(body: unknown): ParsedReview {
-  if (!isJsonObject(body)) return { error: 'body must be a JSON object (an AdmissionReview)' };
-  if (body.kind !== 'AdmissionReview') return { error: 'kind must be "AdmissionReview"' };
-  if (body.apiVersion !== 'admission.k8s.io/v1') {
-    return {
-      error: `apiVersion ${JSON.stringify(body.apiVersion)} is not served; only admission.k8s.io/v1 is`,
-    };
-  }
-  const request = body.request;
-  if (!isJsonObject(request)) return { error: 'request must be an object' };
-  if (typeof request.uid !== 'string' || request.uid === '')
-    return { error: 'request.uid must be a non-empty string' };
-  if (typeof request.operation !== 'string') return { error: 'request.operation must be a string' };
-  const kind = request.kind;
-  if (!isJsonObject(kind) || typeof kind.kind !== 'string')
-    return { error: 'request.kind must be a GroupVersionKind' };
-  if (
-    kind.kind === 'Pod' &&
-    (kind.group ?? '') === '' &&
-    request.object !== undefined &&
-    request.object !== null
-  ) {
-    for (const field of ['object', 'oldObject'] as const) {
-      if (exceedsDepth(request[field], MAX_OBJECT_DEPTH))
-        return { error: `request.${field} is nested more than ${MAX_OBJECT_DEPTH} levels deep; no Pod is` };
-    }
-    const problem = podShapeProblem(request.object, 'request.object') ?? checkOldObject(request.oldObject);
-    if (problem) return { error: problem };
-  }
-  return { review: body as unknown as AdmissionReview };
-}
-
-function checkOldObject(oldObject: unknown): string | undefined {
-  return oldObject === undefined || oldObject === null
-    ? undefined
-    : podShapeProblem(oldObject, 'request.oldObject');
-}
 
 function podName(pod: Pod | undefined, request: AdmissionRequest): string | undefined {
   return pod?.metadata?.name ?? request.name ?? pod?.metadata?.generateName;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { podShapeProblem } from '../../../src/engine/pod/shape.js';
-import { parseAdmissionReview } from '../../../src/engine/review/review.js';
+import { parseAdmissionReview } from '../../../src/engine/review/envelope.js';
 
 const container = { name: 'app', image: 'example/app:1' };
 const pod = (spec: Record<string, unknown>, metadata: unknown = { name: 'p' }): unknown => ({

@@ -7,11 +7,8 @@ import { admissionReview } from '../../../bench/corpus.js';
 import type { AdmissionReview } from '../../../src/engine/review/envelope.js';
 import { MAX_CONTAINERS_PER_POD, MAX_OBJECT_DEPTH } from '../../../src/engine/pod/limits.js';
 import { LOOKUPS_OFF, type NamespaceInfo } from '../../../src/engine/resolve/namespace.js';
-import {
-  parseAdmissionReview,
-  reviewAdmission,
-  type ReviewResult,
-} from '../../../src/engine/review/review.js';
+import { reviewAdmission, type ReviewResult } from '../../../src/engine/review/review.js';
+import { parseAdmissionReview } from '../../../src/engine/review/envelope.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../../src/engine/resolve/settings.js';
 import type { Pod } from '../../../src/engine/pod/model.js';
 import { staticNamespaces } from '../../support/namespaces.js';
