@@ -11,7 +11,7 @@ import { CONTROL_IDS, type ControlId } from '../../src/engine/controls/ids.js';
 import type { Change } from '../../src/engine/controls/types.js';
 import { visitContainers } from '../../src/engine/controls/visitor.js';
 import type { AdmissionReview } from '../../src/engine/review/envelope.js';
-import { harden, type HardenResult } from '../../src/engine/harden/harden.js';
+import { harden, newEphemeralContainers, type HardenResult } from '../../src/engine/harden/harden.js';
 import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
 import { checkRestricted } from '../../src/engine/pod-security/restricted.js';
 import type { SealSubject } from '../../src/engine/record/seal.js';
@@ -68,7 +68,9 @@ function hardenPod(pod: Pod, oldPod?: Pod): { policy: ResolvedPolicy; result: Ha
   fc.pre(policy !== undefined);
   const sealRecord = (changes: string, optOuts: string | undefined): string =>
     TEST_SEALER.seal(sealSubject(pod, changes, optOuts), TEST_NOW_MS);
-  return { policy, result: harden(pod, policy, { ...(oldPod === undefined ? {} : { oldPod }), sealRecord }) };
+  // The review computes the new ephemeral containers once and hands them to harden().
+  const newEphemeral = oldPod === undefined ? undefined : new Set(newEphemeralContainers(pod, oldPod));
+  return { policy, result: harden(pod, policy, { ...(newEphemeral ? { newEphemeral } : {}), sealRecord }) };
 }
 
 interface Listed {
@@ -546,7 +548,7 @@ function writablePathProblems(input: Pod, result: Pod, policy: ResolvedPolicy): 
 // ---------------------------------------------------------------------------------------------------
 // Properties
 
-describe('core/harden properties (generated pods)', () => {
+describe('engine/harden properties (generated pods)', () => {
   it('1. the patch applies cleanly and yields exactly the draft; the input is not mutated', () => {
     fc.assert(
       fc.property(podArb, (pod) => {

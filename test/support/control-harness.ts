@@ -5,21 +5,12 @@
  */
 import { expect } from 'chai';
 import jsonPatch from 'fast-json-patch';
-import type {
-  Control,
-  ControlContext,
-  ControlResult,
-  ContainerRef,
-} from '../../src/engine/controls/types.js';
-import { visitContainers } from '../../src/engine/controls/visitor.js';
+import type { Control, ControlResult } from '../../src/engine/controls/types.js';
+import type { ControlId } from '../../src/engine/controls/ids.js';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../src/engine/resolve/settings.js';
 import { isWindowsPod, type Pod } from '../../src/engine/pod/model.js';
-import {
-  hasContainerOptOut,
-  isControlEnabled,
-  resolvePolicy,
-  type ResolvedPolicy,
-} from '../../src/engine/resolve/resolve.js';
+import { resolvePolicy, type ResolvedPolicy } from '../../src/engine/resolve/resolve.js';
+import { controlInputs, passScope, runControl } from '../../src/engine/harden/context.js';
 
 export interface ContextOptions {
   /** Engine settings on top of DEFAULT_ENGINE_SETTINGS; pod annotations still go through resolvePolicy. */
@@ -60,36 +51,33 @@ export function resolveTestPolicy(pod: Pod, settings: Partial<EngineSettings> = 
   return resolution.policy;
 }
 
-/**
- * Mirrors how harden() scopes a control, so rows exercise the same targets/optedOut split. The refs
- * point into `draft`, because controls change containers in place.
- */
-export function buildContext(control: Control, draft: Pod, options: ContextOptions = {}): ControlContext {
-  const policy = resolveTestPolicy(draft, options.policy);
-  const podLevel = options.podLevel ?? true;
-  const forcedOut = new Set(options.optedOut ?? []);
-  const refs = visitContainers(draft, (list) => {
-    if (list === 'ephemeralContainers') return control.coversEphemeralContainers;
-    return podLevel;
-  });
-  const targets: ContainerRef[] = [];
-  const optedOut: ContainerRef[] = [];
-  for (const ref of refs) {
-    const enabled = isControlEnabled(policy, control.id, ref.name) && !forcedOut.has(ref.name);
-    (enabled ? targets : optedOut).push(ref);
-  }
-  const podDefaults = podLevel && optedOut.length === 0 && !hasContainerOptOut(policy, control.id);
-  return { policy, podLevel, windows: isWindowsPod(draft), targets, optedOut, podDefaults };
+/** The policy with `optedOut` container names out of `control`, as a `skip-controls` entry does. */
+function withOptOuts(policy: ResolvedPolicy, control: ControlId, names: readonly string[]): ResolvedPolicy {
+  if (names.length === 0) return policy;
+  const disabledForContainer = new Map(policy.disabledForContainer);
+  for (const name of names)
+    disabledForContainer.set(name, new Set([...(disabledForContainer.get(name) ?? []), control]));
+  return { ...policy, disabledForContainer };
 }
 
-/** Runs a control on a copy of the pod, the way harden() does. */
+/**
+ * Runs a control on a copy of the pod through harden()'s own runControl, so rows see the same targets,
+ * pod-level rule and shared skips. `podLevel: false` puts every ephemeral container in scope, as an
+ * UPDATE of the ephemeral-containers subresource adding them all would.
+ */
 export function applyControl(
   control: Control,
   pod: Pod,
   options: ContextOptions = {},
 ): { draft: Pod; result: ControlResult } {
   const draft = structuredClone(pod);
-  const result = control.apply(draft, buildContext(control, draft, options));
+  const policy = withOptOuts(resolveTestPolicy(draft, options.policy), control.id, options.optedOut ?? []);
+  const newEphemeral =
+    options.podLevel === false
+      ? new Set((draft.spec?.ephemeralContainers ?? []).map((c) => c.name))
+      : undefined;
+  const pass = passScope(draft, isWindowsPod(draft), newEphemeral);
+  const result = runControl(control, draft, pass, policy, controlInputs(policy));
   return { draft, result };
 }
 

@@ -13,22 +13,21 @@
 import { compareQuantityText } from '../pod/quantity.js';
 import type { Pod } from '../pod/model.js';
 import { DraftRecorder, getPath } from './recorder.js';
-import type { Control, ControlContext } from './types.js';
+import type { Control, ControlInputs, ControlScope } from './types.js';
 
 const RESOURCES = ['cpu', 'memory'] as const;
 
 export const defaultResources: Control = {
   id: 'default-resources',
   coversEphemeralContainers: false,
-  apply(draft: Pod, ctx: ControlContext) {
+  apply(draft: Pod, scope: ControlScope, { resources: defaults }: Pick<ControlInputs, 'resources'>) {
     const rec = new DraftRecorder('default-resources');
     if (draft.spec?.resources) {
-      for (const ref of ctx.targets)
+      for (const ref of scope.targets)
         rec.skip(ref.name, 'pod-level resources are set; container defaults left out');
       return rec.result();
     }
-    const defaults = ctx.policy.resources;
-    for (const ref of ctx.targets) {
+    for (const ref of scope.targets) {
       for (const resource of RESOURCES) {
         const request = getPath(ref.container, ['resources', 'requests', resource]) ?? undefined;
         const limit = getPath(ref.container, ['resources', 'limits', resource]) ?? undefined;
@@ -64,7 +63,6 @@ export const defaultResources: Control = {
         }
       }
     }
-    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
     return rec.result();
   },
 };

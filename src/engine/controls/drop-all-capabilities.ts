@@ -11,23 +11,19 @@
  */
 import type { Pod } from '../pod/model.js';
 import { DraftRecorder, getPath } from './recorder.js';
-import type { Control, ControlContext } from './types.js';
+import type { Control, ControlScope } from './types.js';
 
 export const dropAllCapabilities: Control = {
   id: 'drop-all-capabilities',
   coversEphemeralContainers: true,
-  apply(_draft: Pod, ctx: ControlContext) {
+  linuxOnly: 'the API forbids capabilities',
+  apply(_draft: Pod, scope: ControlScope) {
     const rec = new DraftRecorder('drop-all-capabilities');
-    for (const ref of ctx.targets) {
-      if (ctx.windows) {
-        rec.skip(ref.name, 'Windows pod: the API forbids capabilities');
-        continue;
-      }
+    for (const ref of scope.targets) {
       const drop = getPath(ref.container, ['securityContext', 'capabilities', 'drop']);
       if (Array.isArray(drop) && drop.includes('ALL')) continue;
       rec.append(ref.container, ref.pointer, ['securityContext', 'capabilities', 'drop'], 'ALL', ref.name);
     }
-    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
     return rec.result();
   },
 };

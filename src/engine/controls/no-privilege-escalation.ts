@@ -9,7 +9,7 @@
  */
 import type { Pod } from '../pod/model.js';
 import { DraftRecorder } from './recorder.js';
-import type { Control, ControlContext } from './types.js';
+import type { Control, ControlScope } from './types.js';
 
 /** The API validates the `CAP_`-prefixed spelling; the bare one is what users write and runtimes accept. */
 const SYS_ADMIN = new Set(['SYS_ADMIN', 'CAP_SYS_ADMIN']);
@@ -17,13 +17,10 @@ const SYS_ADMIN = new Set(['SYS_ADMIN', 'CAP_SYS_ADMIN']);
 export const noPrivilegeEscalation: Control = {
   id: 'no-privilege-escalation',
   coversEphemeralContainers: true,
-  apply(_draft: Pod, ctx: ControlContext) {
+  linuxOnly: 'the API forbids allowPrivilegeEscalation',
+  apply(_draft: Pod, scope: ControlScope) {
     const rec = new DraftRecorder('no-privilege-escalation');
-    for (const ref of ctx.targets) {
-      if (ctx.windows) {
-        rec.skip(ref.name, 'Windows pod: the API forbids allowPrivilegeEscalation');
-        continue;
-      }
+    for (const ref of scope.targets) {
       const sc = ref.container.securityContext;
       if (sc?.allowPrivilegeEscalation !== undefined && sc.allowPrivilegeEscalation !== null) continue;
       if (sc?.privileged === true) {
@@ -36,7 +33,6 @@ export const noPrivilegeEscalation: Control = {
       }
       rec.fill(ref.container, ref.pointer, ['securityContext', 'allowPrivilegeEscalation'], false, ref.name);
     }
-    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
     return rec.result();
   },
 };

@@ -18,9 +18,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pod, Volume } from '../pod/model.js';
-import { normaliseMountPath } from '../resolve/resolve.js';
+import { normaliseMountPath } from '../pod/mount-path.js';
 import { DraftRecorder } from './recorder.js';
-import type { Control, ControlContext } from './types.js';
+import type { Control, ControlInputs, ControlScope } from './types.js';
 
 const VOLUME_NAME_PREFIX = 'pod-hardener-';
 const MAX_VOLUME_NAME = 63;
@@ -48,7 +48,15 @@ export function volumeBaseName(path: string): string {
 export const readOnlyRootFilesystem: Control = {
   id: 'read-only-root-filesystem',
   coversEphemeralContainers: true,
-  apply(draft: Pod, ctx: ControlContext) {
+  linuxOnly: 'the API forbids readOnlyRootFilesystem',
+  apply(
+    draft: Pod,
+    scope: ControlScope,
+    {
+      writablePaths,
+      writableVolumeSizeLimit,
+    }: Pick<ControlInputs, 'writablePaths' | 'writableVolumeSizeLimit'>,
+  ) {
     const rec = new DraftRecorder('read-only-root-filesystem');
     const spec = draft.spec as object & { volumes?: Volume[] };
     const chosenVolume = new Map<string, string | undefined>();
@@ -69,10 +77,10 @@ export const readOnlyRootFilesystem: Control = {
           break;
         }
         if (existing) continue;
-        if (ctx.podLevel) {
+        if (scope.podLevel) {
           const volume: Volume = {
             name: candidate,
-            emptyDir: { sizeLimit: ctx.policy.writableVolumeSizeLimit },
+            emptyDir: { sizeLimit: writableVolumeSizeLimit },
           };
           rec.append(spec, '/spec', ['volumes'], volume, 'pod');
           volumesByName.set(candidate, volume);
@@ -84,11 +92,7 @@ export const readOnlyRootFilesystem: Control = {
       return name;
     };
 
-    for (const ref of ctx.targets) {
-      if (ctx.windows) {
-        rec.skip(ref.name, 'Windows pod: the API forbids readOnlyRootFilesystem');
-        continue;
-      }
+    for (const ref of scope.targets) {
       const explicit = ref.container.securityContext?.readOnlyRootFilesystem;
       if (explicit === false) {
         rec.skip(ref.name, 'readOnlyRootFilesystem: false; left as set');
@@ -101,7 +105,7 @@ export const readOnlyRootFilesystem: Control = {
       const mounted = new Set(
         (ref.container.volumeMounts ?? []).map((m) => normaliseMountPath(m.mountPath) ?? m.mountPath),
       );
-      for (const path of ctx.policy.writablePaths) {
+      for (const path of writablePaths) {
         if (mounted.has(path)) continue;
         const volume = volumeFor(path);
         if (volume === undefined) {
@@ -111,7 +115,6 @@ export const readOnlyRootFilesystem: Control = {
         rec.append(ref.container, ref.pointer, ['volumeMounts'], { name: volume, mountPath: path }, ref.name);
       }
     }
-    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
     return rec.result();
   },
 };

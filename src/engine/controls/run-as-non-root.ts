@@ -21,7 +21,7 @@
  */
 import type { Pod } from '../pod/model.js';
 import { DraftRecorder, getPath } from './recorder.js';
-import type { Control, ContainerRef, ControlContext } from './types.js';
+import type { Control, ContainerRef, ControlInputs, ControlScope } from './types.js';
 
 const POD = '/spec';
 
@@ -40,42 +40,44 @@ function explicitRootReason(pod: Pod, ref: ContainerRef): string | undefined {
 export const runAsNonRoot: Control = {
   id: 'run-as-non-root',
   coversEphemeralContainers: true,
-  apply(draft: Pod, ctx: ControlContext) {
+  apply(
+    draft: Pod,
+    scope: ControlScope,
+    { runAsUser, runAsGroup, fsGroup }: Pick<ControlInputs, 'runAsUser' | 'runAsGroup' | 'fsGroup'>,
+  ) {
     const rec = new DraftRecorder('run-as-non-root');
     const spec = draft.spec as object;
-    const { policy } = ctx;
     const inherited = (field: string): unknown => getPath(spec, ['securityContext', field]) ?? undefined;
 
     const startable: ContainerRef[] = [];
-    for (const ref of ctx.targets) {
+    for (const ref of scope.targets) {
       const reason = explicitRootReason(draft, ref);
       if (reason) rec.skip(ref.name, reason);
       else startable.push(ref);
     }
-    const podWide = ctx.podDefaults && startable.length === ctx.targets.length;
+    const podWide = scope.podDefaults && startable.length === scope.targets.length;
 
     const uidFields = [
-      ['runAsUser', policy.runAsUser],
-      ['runAsGroup', policy.runAsGroup],
+      ['runAsUser', runAsUser],
+      ['runAsGroup', runAsGroup],
     ] as const;
-    const uidOnPod = !ctx.windows && podWide && ctx.targets.length > 0;
+    const uidOnPod = !scope.windows && podWide && scope.targets.length > 0;
     for (const ref of startable) {
       const fill = (field: string, value: unknown): void => {
         if (inherited(field) === undefined)
           rec.fill(ref.container, ref.pointer, ['securityContext', field], value, ref.name);
       };
       fill('runAsNonRoot', true);
-      if (!ctx.windows && !uidOnPod) for (const [field, value] of uidFields) fill(field, value);
+      if (!scope.windows && !uidOnPod) for (const [field, value] of uidFields) fill(field, value);
     }
     if (uidOnPod)
       for (const [field, value] of uidFields) rec.fill(spec, POD, ['securityContext', field], value, 'pod');
 
     // fsGroup changes volume ownership for every container, so a container that opted out keeps it off.
-    if (ctx.podDefaults && !ctx.windows && ctx.targets.length > 0) {
-      rec.fill(spec, POD, ['securityContext', 'fsGroup'], policy.fsGroup, 'pod');
+    if (scope.podDefaults && !scope.windows && scope.targets.length > 0) {
+      rec.fill(spec, POD, ['securityContext', 'fsGroup'], fsGroup, 'pod');
       rec.fill(spec, POD, ['securityContext', 'fsGroupChangePolicy'], 'OnRootMismatch', 'pod');
     }
-    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
     return rec.result();
   },
 };

@@ -13,7 +13,7 @@
  */
 import type { Pod } from '../pod/model.js';
 import { DraftRecorder } from './recorder.js';
-import type { Control, ControlContext } from './types.js';
+import type { Control, ControlScope } from './types.js';
 
 const POD_ANNOTATION = 'seccomp.security.alpha.kubernetes.io/pod';
 const CONTAINER_ANNOTATION_PREFIX = 'container.seccomp.security.alpha.kubernetes.io/';
@@ -22,19 +22,16 @@ const RUNTIME_DEFAULT = { type: 'RuntimeDefault' } as const;
 export const seccompRuntimeDefault: Control = {
   id: 'seccomp-runtime-default',
   coversEphemeralContainers: true,
-  apply(draft: Pod, ctx: ControlContext) {
+  linuxOnly: 'the API forbids seccompProfile',
+  apply(draft: Pod, scope: ControlScope) {
     const rec = new DraftRecorder('seccomp-runtime-default');
-    if (ctx.windows) {
-      for (const ref of ctx.targets) rec.skip(ref.name, 'Windows pod: the API forbids seccompProfile');
-      return rec.result();
-    }
     const annotations = draft.metadata?.annotations ?? {};
     const podProfileSet =
       (draft.spec?.securityContext?.seccompProfile ?? undefined) !== undefined ||
       annotations[POD_ANNOTATION] !== undefined;
-    const podWide = ctx.podDefaults;
+    const podWide = scope.podDefaults;
 
-    if (!podProfileSet && podWide && ctx.targets.length > 0) {
+    if (!podProfileSet && podWide && scope.targets.length > 0) {
       rec.fill(
         draft.spec as object,
         '/spec',
@@ -43,7 +40,7 @@ export const seccompRuntimeDefault: Control = {
         'pod',
       );
     } else if (!podProfileSet) {
-      for (const ref of ctx.targets) {
+      for (const ref of scope.targets) {
         if (annotations[CONTAINER_ANNOTATION_PREFIX + ref.name] !== undefined) continue;
         rec.fill(
           ref.container,
@@ -54,7 +51,6 @@ export const seccompRuntimeDefault: Control = {
         );
       }
     }
-    for (const ref of ctx.optedOut) rec.skip(ref.name, 'opted out');
     return rec.result();
   },
 };

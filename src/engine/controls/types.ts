@@ -1,4 +1,3 @@
-import type { ResolvedPolicy } from '../resolve/resolve.js';
 import type { Container, ContainerList, Pod } from '../pod/model.js';
 import type { ControlId } from './ids.js';
 
@@ -30,18 +29,38 @@ export interface ContainerRef {
   readonly name: string;
 }
 
-export interface ControlContext {
-  readonly policy: ResolvedPolicy;
+/** A default quantity, or null when the operator disabled that default. */
+export type DefaultQuantity = string | null;
+
+export interface ResourceDefaults {
+  readonly requests: { readonly cpu: DefaultQuantity; readonly memory: DefaultQuantity };
+  readonly limits: { readonly cpu: DefaultQuantity; readonly memory: DefaultQuantity };
+}
+
+/**
+ * The values controls read, resolved once per review from the configuration and the pod's
+ * annotations. Each control's `apply` names the part it reads, and sees nothing else.
+ */
+export interface ControlInputs {
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+  readonly fsGroup: number;
+  /** `/tmp` first, then the pod's writable-paths, normalised and without duplicates. */
+  readonly writablePaths: readonly string[];
+  readonly writableVolumeSizeLimit: string;
+  readonly resources: ResourceDefaults;
+}
+
+/** Where a control may write in this pass; built by harden/context.ts for every control alike. */
+export interface ControlScope {
   /**
    * False for the ephemeral-containers subresource: only the new containers may change, so pod-level
    * fields and volumes are out of reach.
    */
   readonly podLevel: boolean;
   readonly windows: boolean;
-  /** In-scope containers this control applies to. */
+  /** In-scope containers this control applies to (those that opted out are not among them). */
   readonly targets: readonly ContainerRef[];
-  /** In-scope containers that opted out of this control. */
-  readonly optedOut: readonly ContainerRef[];
   /**
    * Whether this control may set pod-level defaults. False for the ephemeral-containers subresource,
    * and whenever any container name has opted out of this control, present or not: a pod-level
@@ -56,9 +75,18 @@ export interface ControlResult {
   readonly skipped: readonly Skip[];
 }
 
+/**
+ * One hardening rule. It changes the draft only through a DraftRecorder, and only for `scope.targets`;
+ * opt-outs, Windows pods (for `linuxOnly` controls) and the ephemeral scope are handled before it runs.
+ */
 export interface Control {
   readonly id: ControlId;
   /** Ephemeral containers may carry no resources, so some controls never see them. */
   readonly coversEphemeralContainers: boolean;
-  apply(draft: Pod, context: ControlContext): ControlResult;
+  /**
+   * For a control whose every field the API forbids on a Windows pod: why, as in "the API forbids
+   * capabilities". On a Windows pod such a control does not run and each target records this reason.
+   */
+  readonly linuxOnly?: string;
+  apply(draft: Pod, scope: ControlScope, inputs: ControlInputs): ControlResult;
 }

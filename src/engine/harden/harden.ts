@@ -1,20 +1,21 @@
 import jsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { CONTROLS } from '../controls/registry.js';
-import type { Change, ContainerRef, Skip } from '../controls/types.js';
-import { visitContainers } from '../controls/visitor.js';
+import type { Change, Skip } from '../controls/types.js';
 import { isWindowsPod, type Pod } from '../pod/model.js';
-import { hasContainerOptOut, isControlEnabled, type ResolvedPolicy } from '../resolve/resolve.js';
-import { mergeChangesAnnotation } from '../audit/audit.js';
+import type { ResolvedPolicy } from '../resolve/resolve.js';
+import { controlInputs, passScope, runControl } from './context.js';
+import { writeRecord } from '../record/changes.js';
 import { checkRestricted, type Violation } from '../pod-security/restricted.js';
 import { cloneJson } from '../pod/json.js';
 
 export interface HardenOptions {
   /**
-   * For the ephemeral-containers subresource: the pod before the UPDATE. Only ephemeral containers it
-   * does not have are hardened, and nothing at pod level changes (the API would reject it).
+   * For the ephemeral-containers subresource: the names of the ephemeral containers the UPDATE adds
+   * (newEphemeralContainers). Only they are hardened, and nothing at pod level changes (the API would
+   * reject it).
    */
-  readonly oldPod?: Pod;
+  readonly newEphemeral?: ReadonlySet<string>;
   /**
    * Seals the record this pass writes (engine/record/seal.ts), given the `changes` and `opt-outs` texts.
    * Without it the record is written unsealed, and no later pass will trust it.
@@ -46,26 +47,13 @@ export interface HardenResult {
 export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions = {}): HardenResult {
   const draft = draftOf(pod);
   if (!draft.spec) throw new Error('pod has no spec');
-  const podLevel = options.oldPod === undefined;
-  const added = options.oldPod && new Set(newEphemeralContainers(pod, options.oldPod));
-  // Controls change containers in place and only append to lists, so these refs stay valid throughout.
-  const scope = visitContainers(draft, (list, container) =>
-    added ? list === 'ephemeralContainers' && added.has(container.name) : true,
-  );
-  const windows = isWindowsPod(draft);
+  const pass = passScope(draft, isWindowsPod(draft), options.newEphemeral);
+  const inputs = controlInputs(policy);
   const changes: Change[] = [];
   const skipped: Skip[] = [];
 
   for (const control of CONTROLS) {
-    if (policy.disabledControls.has(control.id)) continue;
-    const targets: ContainerRef[] = [];
-    const optedOut: ContainerRef[] = [];
-    for (const ref of scope) {
-      if (ref.list === 'ephemeralContainers' && !control.coversEphemeralContainers) continue;
-      (isControlEnabled(policy, control.id, ref.name) ? targets : optedOut).push(ref);
-    }
-    const podDefaults = podLevel && !hasContainerOptOut(policy, control.id);
-    const result = control.apply(draft, { policy, podLevel, windows, targets, optedOut, podDefaults });
+    const result = runControl(control, draft, pass, policy, inputs);
     // A loop, not push(...list): spreading tens of thousands of entries overflows the call stack.
     for (const change of result.changes) changes.push(change);
     for (const skip of result.skipped) skipped.push(skip);
@@ -74,15 +62,23 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
   const enforce = policy.mode === 'enforce';
   // Annotations cannot change through the ephemeral-containers subresource; the audit annotations
   // and the log carry the record there.
-  if (enforce && podLevel) writeRecord(draft, policy, changes, options.sealRecord);
+  if (enforce && pass.podLevel)
+    writeRecord(draft, {
+      keys: policy.keys,
+      earlier: policy.earlierChanges,
+      trusted: policy.recordTrusted,
+      optOuts: policy.optOuts,
+      changes,
+      ...(options.sealRecord ? { seal: options.sealRecord } : {}),
+    });
 
   return {
     draft,
     patch: enforce ? jsonPatch.compare(pod, draft) : [],
     changes,
     skipped,
-    violations: checkRestricted(draft, scope, podLevel),
-    containersInScope: scope.length,
+    violations: checkRestricted(draft, pass.containers, pass.podLevel),
+    containersInScope: pass.containers.length,
   };
 }
 
@@ -96,47 +92,6 @@ function draftOf(pod: Pod): Pod {
   const draft: Pod = Object.assign({}, pod, { spec: cloneJson(pod.spec) });
   if (pod.metadata) draft.metadata = Object.assign({}, pod.metadata);
   return draft;
-}
-
-/**
- * This pass's record: earlier sealed entries and this pass's changes, the honoured opt-outs and a new
- * seal. A pass that changes nothing leaves a trusted record as it is, and removes record annotations
- * the pod author wrote, so the stored record only ever says what the webhook did.
- */
-function writeRecord(
-  draft: Pod,
-  policy: ResolvedPolicy,
-  changes: readonly Change[],
-  sealRecord: HardenOptions['sealRecord'],
-): void {
-  const { keys } = policy;
-  const ours = [keys.changes, keys.optOuts, keys.changesSeal];
-  if (changes.length === 0) {
-    const metadata = draft.metadata;
-    const annotations = metadata?.annotations;
-    if (
-      policy.recordTrusted ||
-      !metadata ||
-      !annotations ||
-      !ours.some((key) => Object.hasOwn(annotations, key))
-    )
-      return;
-    const kept = { ...annotations };
-    for (const key of ours) Reflect.deleteProperty(kept, key);
-    metadata.annotations = kept;
-    return;
-  }
-  const metadata = (draft.metadata ??= {});
-  // A copy: the draft shares the input's annotations until the record is written (see draftOf).
-  const annotations = { ...metadata.annotations };
-  const record = mergeChangesAnnotation(policy.earlierChanges, changes);
-  const optOuts = policy.optOuts.length > 0 ? policy.optOuts.join(',') : undefined;
-  annotations[keys.changes] = record;
-  if (optOuts === undefined) Reflect.deleteProperty(annotations, keys.optOuts);
-  else annotations[keys.optOuts] = optOuts;
-  if (sealRecord === undefined) Reflect.deleteProperty(annotations, keys.changesSeal);
-  else annotations[keys.changesSeal] = sealRecord(record, optOuts);
-  metadata.annotations = annotations;
 }
 
 /** Names of ephemeral containers the UPDATE adds; empty means there is nothing to harden. */

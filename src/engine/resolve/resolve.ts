@@ -1,7 +1,8 @@
-import path from 'node:path';
 import { isControlId, type ControlId } from '../controls/ids.js';
-import type { NamespaceLookup } from './namespace.js';
-import { isMode, type EngineSettings, type Mode, type ResourceDefaults } from './settings.js';
+import type { EngineSettings, Mode, ResourceDefaults } from './settings.js';
+import { normaliseMountPath } from '../pod/mount-path.js';
+import { quoteShort, readList } from './lists.js';
+import { unsafeWritablePath } from './writable-paths.js';
 import type { Pod } from '../pod/model.js';
 import { CONTAINER_LISTS } from '../pod/model.js';
 import { MAX_SKIP_CONTROLS_ENTRIES, MAX_WRITABLE_PATHS } from '../pod/limits.js';
@@ -51,56 +52,6 @@ export function isControlEnabled(policy: ResolvedPolicy, control: ControlId, con
 export function hasContainerOptOut(policy: ResolvedPolicy, control: ControlId): boolean {
   for (const controls of policy.disabledForContainer.values()) if (controls.has(control)) return true;
   return false;
-}
-
-export type NamespaceDecision =
-  | { readonly optedIn: false }
-  | {
-      readonly optedIn: true;
-      readonly mode: Mode;
-      readonly allowOptOut: boolean;
-      readonly warnings: string[];
-    };
-
-/**
- * The server re-checks the opt-in label itself so that a webhook configuration with a wrong
- * namespaceSelector cannot harden namespaces that never asked for it.
- */
-export function decideNamespace(
-  lookup: NamespaceLookup,
-  namespaceName: string,
-  settings: EngineSettings,
-): NamespaceDecision {
-  const keys = keysFor(settings.annotationPrefix);
-  switch (lookup.kind) {
-    case 'off':
-    case 'failed':
-      return { optedIn: true, mode: settings.defaultMode, allowOptOut: true, warnings: [] };
-    case 'not-found':
-      return { optedIn: false };
-    case 'found':
-      break;
-  }
-  const { labels, annotations } = lookup.namespace;
-  if (labels[keys.enabled] !== 'true') return { optedIn: false };
-  const warnings: string[] = [];
-  let mode = settings.defaultMode;
-  const modeValue = annotations[keys.mode];
-  if (modeValue !== undefined) {
-    if (isMode(modeValue)) mode = modeValue;
-    else
-      warnings.push(
-        `namespace ${namespaceName}: ${keys.mode}=${quoteShort(modeValue)} is not enforce, warn or audit; using ${mode}`,
-      );
-  }
-  const allowValue = annotations[keys.allowOptOut];
-  if (allowValue !== undefined && allowValue !== 'true' && allowValue !== 'false') {
-    // Fail closed: a typo must not silently let pods relax hardening.
-    warnings.push(
-      `namespace ${namespaceName}: ${keys.allowOptOut}=${quoteShort(allowValue)} is not "true" or "false"; opt-outs are not allowed`,
-    );
-  }
-  return { optedIn: true, mode, allowOptOut: allowValue === undefined || allowValue === 'true', warnings };
 }
 
 export type PolicyResolution =
@@ -215,80 +166,4 @@ export function resolvePolicy(
       warnings,
     },
   };
-}
-
-/** Absolute POSIX path without `..`, trailing slash or `:` (the API rejects `:` in mountPath on some paths). */
-export function normaliseMountPath(raw: string): string | undefined {
-  if (!raw.startsWith('/') || raw.includes(':') || raw.includes('\0') || raw.length > 1024) return undefined;
-  if (raw.split('/').includes('..')) return undefined;
-  const normalised = path.posix.normalize(raw).replace(/\/+$/, '');
-  return normalised === '' ? undefined : normalised;
-}
-
-/** The first `max` entries of a list annotation, with one warning when there were more. */
-function readList(key: string, value: string, max: number, warnings: string[]): string[] {
-  const entries = splitList(value, max + 1);
-  if (entries.length <= max) return entries;
-  warnings.push(`${key}: only the first ${max} entries are read; the rest are ignored`);
-  return entries.slice(0, max);
-}
-
-/**
- * The first `max` non-empty, trimmed entries of a comma list. Stops scanning once it has them, so an
- * annotation of a hundred thousand entries costs no more than one of `max`.
- */
-function splitList(value: string, max: number): string[] {
-  const entries: string[] = [];
-  let start = 0;
-  while (start <= value.length && entries.length < max) {
-    let end = value.indexOf(',', start);
-    if (end < 0) end = value.length;
-    const entry = value.slice(start, end).trim();
-    if (entry !== '') entries.push(entry);
-    start = end + 1;
-  }
-  return entries;
-}
-
-const KERNEL_FILESYSTEMS = ['/proc', '/sys', '/dev'];
-/** Directories whose contents every image needs: an empty directory over one leaves nothing to run. */
-const SYSTEM_DIRECTORIES = new Set(['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']);
-/** Files the kubelet mounts into every container. */
-const KUBELET_FILES = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);
-const SERVICE_ACCOUNT_MOUNTS = [
-  '/var/run/secrets/kubernetes.io/serviceaccount',
-  '/run/secrets/kubernetes.io/serviceaccount',
-];
-/** Between /run and the token: an emptyDir there would be mounted over the token's parents. */
-const SERVICE_ACCOUNT_PARENTS = new Set([
-  '/var/run/secrets',
-  '/var/run/secrets/kubernetes.io',
-  '/run/secrets',
-  '/run/secrets/kubernetes.io',
-]);
-
-const isAtOrBelow = (candidate: string, dir: string): boolean =>
-  candidate === dir || candidate.startsWith(`${dir}/`);
-
-/**
- * Why a writable path would break or weaken the container, or undefined when it is safe. An emptyDir
- * over a kernel filesystem or a system directory makes a container that cannot start; over the
- * service-account mount (or a directory between /run and it) it hides or replaces the token.
- */
-export function unsafeWritablePath(normalised: string): string | undefined {
-  if (KERNEL_FILESYSTEMS.some((dir) => isAtOrBelow(normalised, dir)))
-    return 'an emptyDir there would hide a kernel filesystem the runtime mounts';
-  if (SYSTEM_DIRECTORIES.has(normalised)) return 'an emptyDir there would hide what the image needs to run';
-  if (KUBELET_FILES.has(normalised)) return 'the kubelet mounts that file into every container';
-  if (
-    SERVICE_ACCOUNT_PARENTS.has(normalised) ||
-    SERVICE_ACCOUNT_MOUNTS.some((m) => isAtOrBelow(normalised, m))
-  )
-    return 'an emptyDir there would hide the service-account token';
-  return undefined;
-}
-
-/** Quotes a user-supplied value for a message, cut short so warnings stay under the API's size limit. */
-export function quoteShort(value: string, max = 40): string {
-  return JSON.stringify(value.length > max ? `${value.slice(0, max)}...` : value);
 }

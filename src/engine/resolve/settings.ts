@@ -1,4 +1,7 @@
 import type { ControlId } from '../controls/ids.js';
+import type { ResourceDefaults } from '../controls/types.js';
+
+export type { DefaultQuantity, ResourceDefaults } from '../controls/types.js';
 
 export const MODES = ['enforce', 'warn', 'audit'] as const;
 /**
@@ -9,14 +12,6 @@ export type Mode = (typeof MODES)[number];
 
 export function isMode(value: string): value is Mode {
   return (MODES as readonly string[]).includes(value);
-}
-
-/** A default quantity, or null when the operator disabled that default. */
-export type DefaultQuantity = string | null;
-
-export interface ResourceDefaults {
-  readonly requests: { readonly cpu: DefaultQuantity; readonly memory: DefaultQuantity };
-  readonly limits: { readonly cpu: DefaultQuantity; readonly memory: DefaultQuantity };
 }
 
 /** The part of the configuration the hardening engine reads. Validated before it gets here. */

@@ -4,15 +4,11 @@ import type { EngineSettings, Mode } from '../resolve/settings.js';
 import type { ControlId } from '../controls/ids.js';
 import { CONTAINER_LISTS, claimsMirrorPod, isHostProcessPod, isWindowsPod, type Pod } from '../pod/model.js';
 import { isJsonObject } from '../pod/json.js';
-import { decideNamespace, resolvePolicy } from '../resolve/resolve.js';
+import { decideNamespace } from '../resolve/namespace-decision.js';
+import { resolvePolicy } from '../resolve/resolve.js';
 import { keysFor, type Keys } from '../resolve/keys.js';
-import {
-  auditAnnotations,
-  boundWarnings,
-  violationWarnings,
-  warning,
-  wouldChangeWarnings,
-} from '../audit/audit.js';
+import { auditAnnotations } from '../audit/annotations.js';
+import { boundWarnings, violationWarnings, warning, wouldChangeWarnings } from '../audit/warnings.js';
 import { harden, newEphemeralContainers } from '../harden/harden.js';
 import { MAX_CONTAINERS_PER_POD } from '../pod/limits.js';
 import { createRecordSealer, randomSealKeys, type RecordSealer, type SealSubject } from '../record/seal.js';
@@ -141,8 +137,10 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
   const isCreate = request.operation === 'CREATE' && (request.subResource ?? '') === '';
   const isEphemeral = request.operation === 'UPDATE' && request.subResource === 'ephemeralcontainers';
   if (!isCreate && !isEphemeral) return skip('operation');
-  const oldPod = isEphemeral ? ((request.oldObject ?? { spec: { containers: [] } }) as Pod) : undefined;
-  if (oldPod && newEphemeralContainers(pod, oldPod).length === 0) return skip('no-new-ephemeral-containers');
+  const newEphemeral = isEphemeral
+    ? new Set(newEphemeralContainers(pod, (request.oldObject ?? { spec: {} }) as Pod))
+    : undefined;
+  if (newEphemeral?.size === 0) return skip('no-new-ephemeral-containers');
   if (claimsMirrorPod(pod)) {
     if (fromNode(request.userInfo)) return skip('mirror-pod');
     // Anyone may write the annotation; only a kubelet creates real mirror pods.
@@ -207,7 +205,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
     claimWarnings.push(`${forgedRecord.join(', ')} not written by pod-hardener for this request; ${fate}`);
   }
   const result = harden(pod, policy, {
-    ...(oldPod ? { oldPod } : {}),
+    ...(newEphemeral ? { newEphemeral } : {}),
     sealRecord: (changes, optOuts) => sealer.seal({ ...subject, changes, optOuts }, now()),
   });
 

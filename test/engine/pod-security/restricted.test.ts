@@ -321,7 +321,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('core/pss checkRestricted', () => {
+describe('engine/pod-security checkRestricted', () => {
   for (const row of rows) {
     it(row.name, () => {
       check(row);

@@ -11,7 +11,7 @@ function canonical(input: unknown): string | undefined {
   return `${q.num / g}/${q.den / g}`;
 }
 
-describe('util/quantity', () => {
+describe('engine/pod/quantity', () => {
   describe('parseQuantity', () => {
     const valid: [input: unknown, expected: string][] = [
       // plain numbers and decimal forms

@@ -4,7 +4,6 @@ import {
   MAX_SEAL_AGE_SECONDS,
   type SealSubject,
 } from '../../../src/engine/record/seal.js';
-import { parseChangesRecord } from '../../../src/engine/record/changes.js';
 
 const KEY = Buffer.alloc(32, 1);
 const OTHER_KEY = Buffer.alloc(32, 2);
@@ -20,7 +19,7 @@ const subject: SealSubject = {
   optOuts: undefined,
 };
 
-describe('core/record-seal', () => {
+describe('engine/record/seal', () => {
   it('verifies its own seal for the same request within the age bound', () => {
     const seal = sealer.seal(subject, NOW);
     expect(seal).to.match(/^v1\.\d+\.[A-Za-z0-9_-]{43}$/);
@@ -59,23 +58,5 @@ describe('core/record-seal', () => {
     expect(sealer.verify(subject, seal, NOW)).to.equal(false);
     const rotated = createRecordSealer(() => ({ signing: KEY, accepted: [KEY, OTHER_KEY] }));
     expect(rotated.verify(subject, seal, NOW)).to.equal(true);
-  });
-});
-
-describe('policy/changes-record', () => {
-  it('counts only positive whole truncated counts', () => {
-    const text = JSON.stringify([
-      { truncated: -5 },
-      { truncated: 1.5 },
-      { truncated: 1e300 },
-      { truncated: 3 },
-    ]);
-    expect(parseChangesRecord(text).truncated).to.equal(3);
-  });
-
-  it('does not parse a record longer than ours can be', () => {
-    const entry = { control: 'c', target: 't', path: '/p', value: 'x'.repeat(100) };
-    const text = JSON.stringify(Array.from({ length: 200 }, () => entry));
-    expect(parseChangesRecord(text).entries).to.have.length(0);
   });
 });

@@ -3,16 +3,11 @@ import type { NamespaceLookup } from '../../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../../src/engine/resolve/settings.js';
 import type { Pod } from '../../../src/engine/pod/model.js';
 import { MAX_SKIP_CONTROLS_ENTRIES, MAX_WRITABLE_PATHS } from '../../../src/engine/pod/limits.js';
-import {
-  decideNamespace,
-  isControlEnabled,
-  normaliseMountPath,
-  quoteShort,
-  resolvePolicy,
-  unsafeWritablePath,
-  type NamespaceDecision,
-  type ResolvedPolicy,
-} from '../../../src/engine/resolve/resolve.js';
+import { isControlEnabled, resolvePolicy, type ResolvedPolicy } from '../../../src/engine/resolve/resolve.js';
+import { decideNamespace, type NamespaceDecision } from '../../../src/engine/resolve/namespace-decision.js';
+import { quoteShort } from '../../../src/engine/resolve/lists.js';
+import { unsafeWritablePath } from '../../../src/engine/resolve/writable-paths.js';
+import { normaliseMountPath } from '../../../src/engine/pod/mount-path.js';
 
 const P = 'pod-hardener.io';
 const NS = { mode: 'enforce', allowOptOut: true, warnings: [] } as const;
@@ -45,7 +40,7 @@ function resolved(
   return result.policy;
 }
 
-describe('policy/resolve', () => {
+describe('engine/resolve', () => {
   describe('decideNamespace', () => {
     const optedIn = (extra: Partial<NamespaceDecision> = {}): NamespaceDecision => ({
       optedIn: true,

@@ -40,7 +40,7 @@ const containers = (n: number): Pod['spec'] => ({
   containers: Array.from({ length: n }, (_, i) => ({ name: `c${i}`, image: 'example/app:1' })),
 });
 
-describe('core/review: what a pod author cannot buy', () => {
+describe('engine/review: what a pod author cannot buy', () => {
   describe('containers per pod', () => {
     it(`reviews a pod of exactly ${MAX_CONTAINERS_PER_POD} containers`, async () => {
       const result = await review({ spec: containers(MAX_CONTAINERS_PER_POD) });
