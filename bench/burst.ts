@@ -11,7 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import type { AdmissionReview } from '../src/engine/review/envelope.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../src/config.js';
-import { deploymentPod, admissionReview, MIB, near1MiBReview, NEAR_1MIB_TARGET_BYTES } from './corpus.js';
+import {
+  deploymentPod,
+  controllerCreateReview,
+  MIB,
+  near1MiBReview,
+  NEAR_1MIB_TARGET_BYTES,
+} from './corpus.js';
 import { runLoad, type LoadResult } from './load.js';
 import { processStats, ServerProcess, type TlsFiles } from './servers.js';
 
@@ -104,7 +110,7 @@ export async function runBurstCell(spec: BurstSpec, options: BurstOptions): Prom
     // A second of typical reviews, so the burst meets a warmed-up server as in production.
     await runLoad({
       url: server.url,
-      review: admissionReview(deploymentPod(3)),
+      review: controllerCreateReview(deploymentPod(3)),
       expectPatch: true,
       connections: 2,
       pipelining: 1,

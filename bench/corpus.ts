@@ -4,6 +4,7 @@
  * to 1 MiB. Everything is deterministic, so two runs send byte-identical bodies.
  */
 import type { AdmissionReview } from '../src/engine/review/envelope.js';
+import { admissionReview } from '../test/support/admission-review.js';
 import type { Container, Pod } from '../src/engine/pod/model.js';
 
 export const MIB = 1024 * 1024;
@@ -326,29 +327,24 @@ export function smallPod(): Pod {
   };
 }
 
-/** A CREATE review of `pod` as the API server sends it to a mutating webhook. */
-export function admissionReview(pod: Pod, uid: string = UID_PLACEHOLDER): AdmissionReview {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      name: pod.metadata?.name ?? '',
-      namespace: pod.metadata?.namespace ?? NAMESPACE,
-      operation: 'CREATE',
-      userInfo: {
-        username: 'system:serviceaccount:kube-system:replicaset-controller',
-        uid: '0b4d3c2a-7e6f-4a59-8b1c-2d3e4f5a6b7c',
-        groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-      },
-      object: pod,
-      oldObject: null,
-      dryRun: false,
-      options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+/**
+ * A CREATE review of `pod` as the API server sends it to a mutating webhook when the ReplicaSet
+ * controller creates a Deployment's pod: the shared builder with every field such a request carries.
+ */
+export function controllerCreateReview(pod: Pod, uid: string = UID_PLACEHOLDER): AdmissionReview {
+  return admissionReview(pod, {
+    uid,
+    name: pod.metadata?.name ?? '',
+    namespace: pod.metadata?.namespace ?? NAMESPACE,
+    userInfo: {
+      username: 'system:serviceaccount:kube-system:replicaset-controller',
+      uid: '0b4d3c2a-7e6f-4a59-8b1c-2d3e4f5a6b7c',
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
     },
-  };
+    oldObject: null,
+    dryRun: false,
+    options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+  });
 }
 
 /** Bytes of the review's JSON, as sent. */
@@ -375,7 +371,7 @@ export function near1MiBReview(targetBytes: number = NEAR_1MIB_TARGET_BYTES): Ad
     value: randomText(next, 240),
   });
   env.push(entry(before));
-  const review = admissionReview(pod);
+  const review = controllerCreateReview(pod);
   const oneEntry = reviewBytes(review);
   env.push(entry(before + 1));
   const entryBytes = reviewBytes(review) - oneEntry;
@@ -391,21 +387,21 @@ export function buildCorpus(): CorpusEntry[] {
       id: 'small',
       description: 'bare pod, 1 container',
       containers: 1,
-      review: admissionReview(smallPod()),
+      review: controllerCreateReview(smallPod()),
       expectPatch: true,
     },
     {
       id: 'typical',
       description: 'Deployment pod, 3 containers',
       containers: 3,
-      review: admissionReview(deploymentPod(3)),
+      review: controllerCreateReview(deploymentPod(3)),
       expectPatch: true,
     },
     {
       id: 'containers-100',
       description: 'Deployment pod, 100 containers',
       containers: 100,
-      review: admissionReview(deploymentPod(100)),
+      review: controllerCreateReview(deploymentPod(100)),
       expectPatch: true,
     },
     {

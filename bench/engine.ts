@@ -3,12 +3,15 @@
  * control, the fast-json-patch diff, base64, audit annotations) on pods of growing size, timed one call
  * at a time with process.hrtime.bigint over a fixed number of iterations after a warm-up.
  */
-import type { AdmissionReviewResponse } from '../src/engine/review/envelope.js';
-import { LOOKUPS_OFF } from '../src/engine/resolve/namespace.js';
-import { reviewAdmission, type ReviewDeps } from '../src/engine/review/review.js';
-import { parseAdmissionReview } from '../src/engine/review/envelope.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../src/engine/resolve/settings.js';
-import { admissionReview, deploymentPod, reviewBytes } from './corpus.js';
+import {
+  DEFAULT_ENGINE_SETTINGS,
+  LOOKUPS_OFF,
+  parseAdmissionReview,
+  reviewAdmission,
+  wrapResponse,
+  type ReviewDeps,
+} from '../src/engine/index.js';
+import { controllerCreateReview, deploymentPod, reviewBytes } from './corpus.js';
 
 export const ENGINE_CONTAINER_COUNTS = [1, 3, 10, 30, 100] as const;
 
@@ -71,12 +74,7 @@ async function withJsonOnce(text: string): Promise<number> {
   const parsed = parseAdmissionReview(JSON.parse(text));
   if ('error' in parsed) throw new Error(`corpus review rejected: ${parsed.error}`);
   const result = await reviewAdmission(parsed.review, DEPS);
-  const envelope: AdmissionReviewResponse = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    response: result.response,
-  };
-  return JSON.stringify(envelope).length;
+  return JSON.stringify(wrapResponse(result.response)).length;
 }
 
 /** Runs `fn` `warmup` times untimed, then `iterations` times timed; returns sorted durations in µs. */
@@ -96,7 +94,7 @@ export async function runEngineBench(
 ): Promise<EngineResult[]> {
   const results: EngineResult[] = [];
   for (const containers of ENGINE_CONTAINER_COUNTS) {
-    const review = admissionReview(deploymentPod(containers), `engine-${containers}`);
+    const review = controllerCreateReview(deploymentPod(containers), `engine-${containers}`);
     const text = JSON.stringify(review);
     // The object the HTTP layer would hand over; reviewAdmission never modifies it (harden clones).
     const body: unknown = JSON.parse(text);

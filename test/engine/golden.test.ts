@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { LOOKUPS_OFF, type NamespaceInfo } from '../../src/engine/resolve/namespace.js';
 import { reviewAdmission } from '../../src/engine/review/review.js';
+import { admissionReview } from '../support/admission-review.js';
 import { parseAdmissionReview } from '../../src/engine/review/envelope.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import { keysFor } from '../../src/engine/resolve/keys.js';
@@ -71,21 +72,16 @@ async function run(input: FixtureInput): Promise<Record<string, unknown>> {
       } satisfies Record<string, NamespaceInfo>)
     : LOOKUPS_OFF;
   const object = input.sealedRecord === true ? withSealedRecord(input) : input.object;
-  const parsed = parseAdmissionReview({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
+  const parsed = parseAdmissionReview(
+    admissionReview(object, {
       uid: 'golden',
-      kind: input.kind ?? { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      ...(input.subResource ? { subResource: input.subResource } : {}),
-      namespace: 'team-a',
-      operation: input.operation ?? 'CREATE',
-      object,
-      ...(input.oldObject ? { oldObject: input.oldObject } : {}),
-      ...(input.userInfo ? { userInfo: input.userInfo } : {}),
-    },
-  });
+      kind: input.kind,
+      subResource: input.subResource,
+      operation: input.operation,
+      oldObject: input.oldObject,
+      userInfo: input.userInfo,
+    }),
+  );
   if ('error' in parsed) throw new Error(parsed.error);
   const result = await reviewAdmission(parsed.review, {
     settings: DEFAULT_ENGINE_SETTINGS,

@@ -11,6 +11,7 @@ import { CONTROL_IDS, type ControlId } from '../../src/engine/controls/ids.js';
 import type { Change } from '../../src/engine/controls/types.js';
 import { visitContainers } from '../../src/engine/controls/visitor.js';
 import type { AdmissionReview } from '../../src/engine/review/envelope.js';
+import { admissionReview } from '../support/admission-review.js';
 import { harden, newEphemeralContainers, type HardenResult } from '../../src/engine/harden/harden.js';
 import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
 import { checkRestricted } from '../../src/engine/pod-security/restricted.js';
@@ -365,18 +366,7 @@ function optOutProblems(input: Pod, result: HardenResult, policy: ResolvedPolicy
 }
 
 function createReview(pod: Pod): AdmissionReview {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: 'f0e1d2c3-0000-4000-8000-000000000001',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'team-a',
-      operation: 'CREATE',
-      object: structuredClone(pod),
-    },
-  };
+  return admissionReview(structuredClone(pod));
 }
 
 /** The audit record's entries, and how many it says it left out. */

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { admissionReview } from '../../bench/corpus.js';
+import { controllerCreateReview } from '../../bench/corpus.js';
 import type { NamespaceLookup, NamespaceSource } from '../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import {
@@ -24,7 +24,7 @@ function review(uid: string, padBytes = 0): Buffer {
     metadata: { name: 'web', namespace: 'team-a', annotations: { pad: 'x'.repeat(padBytes) } },
     spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
   };
-  return Buffer.from(JSON.stringify(admissionReview(pod, uid)));
+  return Buffer.from(JSON.stringify(controllerCreateReview(pod, uid)));
 }
 
 /**

@@ -4,7 +4,8 @@
  * The reviews are built with the project's AdmissionReview builder (bench/corpus.ts) and returned as
  * the exact bytes to send; deep nesting is spliced in as text, so this process never recurses over it.
  */
-import { admissionReview, smallPod } from '../../../bench/corpus.js';
+import { controllerCreateReview, smallPod } from '../../../bench/corpus.js';
+import { ephemeralContainersUpdate } from '../../support/admission-review.js';
 import { CONTROL_IDS } from '../../../src/engine/controls/ids.js';
 import type { AdmissionReview } from '../../../src/engine/review/envelope.js';
 
@@ -61,19 +62,12 @@ export function pod(containers: ContainerJson[], annotations: Record<string, str
 
 /** The review as the API server sends a CREATE (the project's builder, bench/corpus.ts). */
 export function createReview(p: PodJson, tag = 'create'): AdmissionReview {
-  return admissionReview(p, nextUid(tag));
+  return controllerCreateReview(p, nextUid(tag));
 }
 
 /** The UPDATE of the pods/ephemeralcontainers subresource that `kubectl debug` makes. */
 export function ephemeralReview(object: PodJson, oldObject: PodJson): AdmissionReview {
-  const review = admissionReview(object, nextUid('ephemeral'));
-  Object.assign(review.request, {
-    operation: 'UPDATE',
-    subResource: 'ephemeralcontainers',
-    oldObject,
-    options: { kind: 'UpdateOptions', apiVersion: 'meta.k8s.io/v1' },
-  });
-  return review;
+  return ephemeralContainersUpdate(object, oldObject, { uid: nextUid('ephemeral') });
 }
 
 export function bodyOf(review: unknown): Buffer {

@@ -5,7 +5,7 @@
 import https from 'node:https';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { admissionReview, smallPod } from '../../../bench/corpus.js';
+import { controllerCreateReview, smallPod } from '../../../bench/corpus.js';
 import { HOST } from './server.js';
 
 /** What the server answered, or why it did not. */
@@ -133,7 +133,7 @@ export function describeAnswer(answer: Answer): string {
 
 /** A normal small review (a bare one-container pod), the kind every other pod creation sends. */
 export function normalReviewBody(uid: string): Buffer {
-  return Buffer.from(JSON.stringify(admissionReview(smallPod(), uid)));
+  return Buffer.from(JSON.stringify(controllerCreateReview(smallPod(), uid)));
 }
 
 export interface ProbeStats {

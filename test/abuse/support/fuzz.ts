@@ -6,7 +6,7 @@
  * index name a body exactly.
  */
 import fc from 'fast-check';
-import { admissionReview } from '../../../bench/corpus.js';
+import { controllerCreateReview } from '../../../bench/corpus.js';
 import { CONTROL_IDS } from '../../../src/engine/controls/ids.js';
 import { podShapeProblem } from '../../../src/engine/pod/shape.js';
 import { isJsonObject } from '../../../src/engine/pod/json.js';
@@ -364,7 +364,7 @@ const createArb: fc.Arbitrary<FuzzBody> = fc
   .map(([pod, mutations]) => {
     const object = JSON.parse(JSON.stringify(pod)) as { [key: string]: Json };
     for (const m of ordered(mutations)) apply(object, m);
-    return { kind: 'create', body: serialize(admissionReview(object, 'fuzz')) };
+    return { kind: 'create', body: serialize(controllerCreateReview(object, 'fuzz')) };
   });
 
 const ephemeralArb: fc.Arbitrary<FuzzBody> = fc
@@ -379,7 +379,7 @@ const ephemeralArb: fc.Arbitrary<FuzzBody> = fc
       targetContainerName: (spec.containers as { name: string }[] | undefined)?.[0]?.name ?? null,
     }));
     for (const m of ordered(mutations)) apply(mutateOld ? oldObject : object, m);
-    const review = admissionReview(object, 'fuzz');
+    const review = controllerCreateReview(object, 'fuzz');
     return {
       kind: 'ephemeral',
       body: serialize({
@@ -396,7 +396,7 @@ const otherOperationArb: fc.Arbitrary<FuzzBody> = fc
     fc.option(stringArb, { nil: undefined }),
   )
   .map(([pod, operation, subResource]) => {
-    const review = admissionReview(pod, 'fuzz');
+    const review = controllerCreateReview(pod, 'fuzz');
     return {
       kind: 'other-operation',
       body: Buffer.from(
@@ -417,7 +417,7 @@ const otherOperationArb: fc.Arbitrary<FuzzBody> = fc
 const envelopeArb: fc.Arbitrary<FuzzBody> = fc
   .tuple(podArb, fc.array(mutationArb, { minLength: 1, maxLength: 4 }))
   .map(([pod, mutations]) => {
-    const review = JSON.parse(JSON.stringify(admissionReview(pod, 'fuzz'))) as { [key: string]: Json };
+    const review = JSON.parse(JSON.stringify(controllerCreateReview(pod, 'fuzz'))) as { [key: string]: Json };
     for (const m of ordered(mutations)) apply(review, m.op === 'annotation' ? { op: 'delete', at: 0 } : m);
     return { kind: 'envelope', body: serialize(review) };
   });
@@ -428,7 +428,7 @@ const junkBodyArb: fc.Arbitrary<FuzzBody> = fc
     fc.string({ unit: 'binary', maxLength: 200 }).map((s) => Buffer.from(s)),
     fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
     fc.tuple(podArb, fc.nat()).map(([pod, cut]) => {
-      const text = JSON.stringify(admissionReview(pod, 'fuzz'));
+      const text = JSON.stringify(controllerCreateReview(pod, 'fuzz'));
       return Buffer.from(text.slice(0, cut % text.length));
     }),
     fc

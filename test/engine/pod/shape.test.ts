@@ -1,3 +1,4 @@
+import { admissionReview } from '../../support/admission-review.js';
 import { expect } from 'chai';
 import { podShapeProblem } from '../../../src/engine/pod/shape.js';
 import { parseAdmissionReview } from '../../../src/engine/review/envelope.js';
@@ -85,17 +86,8 @@ describe('podShapeProblem', () => {
   }
 
   it('makes parseAdmissionReview name the offending field, for the object and the oldObject', () => {
-    const review = (object: unknown, oldObject?: unknown): unknown => ({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: 'u',
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        operation: 'UPDATE',
-        object,
-        oldObject,
-      },
-    });
+    const review = (object: unknown, oldObject?: unknown): unknown =>
+      admissionReview(object, { uid: 'u', operation: 'UPDATE', oldObject });
     expect(parseAdmissionReview(review(pod({ containers: 1 })))).to.deep.equal({
       error: 'request.object.spec.containers must be an array',
     });

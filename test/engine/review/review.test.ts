@@ -3,7 +3,7 @@
  * claim but not earn. Golden fixtures cover the hardened results; these rows cover the decisions.
  */
 import { expect } from 'chai';
-import { admissionReview } from '../../../bench/corpus.js';
+import { controllerCreateReview } from '../../../bench/corpus.js';
 import type { AdmissionReview } from '../../../src/engine/review/envelope.js';
 import { MAX_CONTAINERS_PER_POD, MAX_OBJECT_DEPTH } from '../../../src/engine/pod/limits.js';
 import { LOOKUPS_OFF, type NamespaceInfo } from '../../../src/engine/resolve/namespace.js';
@@ -25,7 +25,7 @@ async function review(
 ): Promise<ReviewResult> {
   const object = structuredClone(pod);
   (object.metadata ??= {}).namespace = 'team-a';
-  const body: AdmissionReview = admissionReview(object);
+  const body: AdmissionReview = controllerCreateReview(object);
   if (options.userInfo !== undefined) body.request.userInfo = options.userInfo;
   const parsed = parseAdmissionReview(JSON.parse(JSON.stringify(body)));
   if ('error' in parsed) throw new Error(parsed.error);
@@ -83,7 +83,7 @@ describe('engine/review: what a pod author cannot buy', () => {
       return value;
     };
     it(`answers a pod nested ${MAX_OBJECT_DEPTH * 200} levels deep with a clear error, not a stack overflow`, () => {
-      const body = admissionReview({ spec: { containers: [{ name: 'a', image: 'x' }] } });
+      const body = controllerCreateReview({ spec: { containers: [{ name: 'a', image: 'x' }] } });
       (body.request.object as { spec: { containers: Record<string, unknown>[] } }).spec.containers[0]!.deep =
         nest(MAX_OBJECT_DEPTH * 200);
       const parsed = parseAdmissionReview(body);
@@ -93,7 +93,7 @@ describe('engine/review: what a pod author cannot buy', () => {
     });
 
     it('accepts the nesting of a real pod', () => {
-      const body = admissionReview({ spec: { containers: [{ name: 'a', image: 'x' }] } });
+      const body = controllerCreateReview({ spec: { containers: [{ name: 'a', image: 'x' }] } });
       (body.request.object as { metadata: Record<string, unknown> }).metadata = { managedFields: [nest(30)] };
       expect(parseAdmissionReview(body)).to.have.property('review');
     });
