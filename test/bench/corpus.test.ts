@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import {
-  admissionReview,
+  controllerCreateReview,
   bodyTemplate,
   buildCorpus,
   deploymentPod,
@@ -99,7 +99,7 @@ describe('bench corpus', () => {
 
   it('builds the engine scaling pods with the claimed container counts, all accepted', () => {
     for (const n of ENGINE_CONTAINER_COUNTS) {
-      const review = admissionReview(deploymentPod(n), `engine-${n}`);
+      const review = controllerCreateReview(deploymentPod(n), `engine-${n}`);
       expect(containerNames(podOf(review)), `${n}`).to.have.length(n);
       expect(parseAdmissionReview(JSON.parse(JSON.stringify(review)))).to.have.property('review');
     }
