@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE_ENV, CONFIG_FLAGS, ConfigError, loadConfig, type Config } from './config.js';
+import { CONFIG_FILE_ENV, CONFIG_FLAGS, ConfigError, loadConfig, type Config } from './config/index.js';
 import { buildApp } from './http/app.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { startServer, type RunningServer } from './http/server.js';
