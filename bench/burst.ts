@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import type { AdmissionReview } from '../src/engine/review/envelope.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../src/config.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../src/config/index.js';
 import {
   deploymentPod,
   controllerCreateReview,

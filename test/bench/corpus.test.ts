@@ -12,7 +12,7 @@ import {
 } from '../../bench/corpus.js';
 import { ENGINE_CONTAINER_COUNTS } from '../../bench/engine.js';
 import { responseProblem } from '../../bench/load.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../src/config.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/config/index.js';
 import type { AdmissionReview } from '../../src/engine/review/envelope.js';
 import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
 import { reviewAdmission } from '../../src/engine/review/review.js';

@@ -10,9 +10,9 @@ import {
   loadConfig,
   type Config,
   type LoadConfigOptions,
-} from '../src/config.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../src/engine/resolve/settings.js';
-import { DEFAULT_TLS_CIPHER_SUITES } from '../src/http/server.js';
+} from '../../src/config/index.js';
+import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
+import { DEFAULT_TLS_CIPHER_SUITES } from '../../src/http/server.js';
 
 function filesFrom(files: Readonly<Record<string, string>>): (path: string) => string {
   return (path) => {

@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+import { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from '../config/index.js';
+
+export const USAGE = `Usage: pod-hardener serve [options]
+       pod-hardener --help | --version
+
+Kubernetes mutating admission webhook that hardens pods with secure defaults.
+
+Options for serve:
+  --port PORT           HTTPS port (default 8443)
+  --host ADDRESS        listen on this IP address only (default: every
+                        interface)
+  --tls-mode MODE       where the serving certificate comes from:
+                          files         --tls-cert and --tls-key (the default
+                                        when they are given)
+                          self-signed   generated for localhost into a temp
+                                        dir (the default otherwise)
+                          self-managed  a CA and certificate kept in a Secret
+                                        of the webhook's namespace, rotated,
+                                        and written into the webhook
+                                        configuration's caBundle (needs a
+                                        cluster and the namespace key)
+  --tls-cert FILE       serving certificate (PEM); reloaded when it changes
+  --tls-key FILE        its private key (PEM)
+  --config FILE         YAML configuration file (or ${CONFIG_FILE_ENV})
+  --kubeconfig FILE     cluster for namespace lookups; in a pod the in-cluster
+                        account is used, elsewhere lookups are off by default
+  --log-level LEVEL     error, warn, info or debug (default info)
+  --default-mode MODE   enforce, warn or audit (default enforce)
+
+Every configuration key can also be set as POD_HARDENER_<UPPER_SNAKE_KEY>,
+e.g. POD_HARDENER_SHUTDOWN_DELAY_SECONDS=0. Flags beat the environment, which
+beats the file.
+`;
+
+export type ConfigFlags = Readonly<Partial<Record<ConfigFlagName, string>>>;
+
+/**
+ * What the command line asks for. --help wins over --version, and both over the command, wherever
+ * they appear. misuse: flags that do not parse, an unknown command, or none (`problem` is then unset).
+ */
+export type Invocation =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'serve'; readonly configFlags: ConfigFlags }
+  | { readonly kind: 'misuse'; readonly problem?: string };
+
+export function parseArguments(argv: readonly string[]): Invocation {
+  let command: string | undefined;
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(
+          [...Object.keys(CONFIG_FLAGS), 'config'].map((name) => [name, { type: 'string' as const }]),
+        ),
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (positionals.length > 1) {
+      return { kind: 'misuse', problem: `unexpected argument "${positionals[1] ?? ''}"` };
+    }
+    command = positionals[0];
+    flags = values;
+  } catch (err) {
+    return { kind: 'misuse', problem: err instanceof Error ? err.message : String(err) };
+  }
+
+  if (flags.help === true) return { kind: 'help' };
+  if (flags.version === true) return { kind: 'version' };
+  if (command === undefined) return { kind: 'misuse' };
+  if (command !== 'serve') return { kind: 'misuse', problem: `unknown command "${command}"` };
+  return { kind: 'serve', configFlags: stringFlags(flags) };
+}
+
+function stringFlags(flags: Record<string, string | boolean | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(flags).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
