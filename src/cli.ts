@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CONFIG_FILE_ENV, CONFIG_FLAGS, ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './http/app.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
 import { startServer, type RunningServer } from './http/server.js';
 import { LOOKUPS_OFF, createRecordSealer } from './engine/index.js';
 import type { StoppableNamespaceSource } from './k8s/namespaces.js';

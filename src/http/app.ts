@@ -11,7 +11,7 @@ import {
   type EngineSettings,
 } from '../engine/index.js';
 import type { Logger } from '../logger.js';
-import { operationLabel, type Metrics, type OperationLabel } from './metrics.js';
+import { operationLabel, type Metrics, type OperationLabel } from '../metrics/index.js';
 
 export interface AppDeps {
   readonly settings: EngineSettings;

@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Logger } from '../logger.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/index.js';
 
 export interface StartServerOptions {
   readonly app: RequestListener;

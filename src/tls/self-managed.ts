@@ -16,7 +16,7 @@ import {
   type V1MutatingWebhookConfiguration,
   type V1Secret,
 } from '@kubernetes/client-node';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Logger } from '../logger.js';
 import { abortable, backoffDelayMs, describeError, httpStatusOf, withTimeout } from '../k8s/namespaces.js';
 import { certificateDirectory } from './cert-dir.js';

@@ -11,7 +11,7 @@ import {
   SMALL_REQUEST_RESERVE_BYTES,
   type BackPressure,
 } from '../../src/http/app.js';
-import { createMetrics } from '../../src/http/metrics.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
 
 const KIB = 1024;
