@@ -18,7 +18,9 @@ import {
 } from '@kubernetes/client-node';
 import type { Metrics } from '../metrics/index.js';
 import type { Logger } from '../logger.js';
-import { abortable, backoffDelayMs, describeError, httpStatusOf, withTimeout } from '../k8s/namespaces.js';
+import { backoffDelayMs } from '../k8s/backoff.js';
+import { abortable } from '../k8s/client.js';
+import { describeError, httpStatusOf, withTimeout } from '../k8s/requests.js';
 import { certificateDirectory } from './cert-dir.js';
 import {
   SECRET_KEYS,
