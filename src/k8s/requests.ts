@@ -17,6 +17,9 @@ export class SourceStoppedError extends Error {
   }
 }
 
+/** Runs one API request with a signal that ends it, as withTimeout does with a fixed timeout and outer signal. */
+export type ApiCall = <T>(run: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+
 /**
  * Runs `run` with a signal that is aborted after `timeoutMs` or when `outer` aborts, and settles by then
  * whether or not `run` honours the signal: a review must never wait on a request that ignores cancellation.
