@@ -13,7 +13,8 @@ import type { Logger } from '../logger.js';
 import type { TlsMetrics } from '../metrics/index.js';
 import { abortable } from '../k8s/client.js';
 import { describeError, type ApiCall } from '../k8s/requests.js';
-import { SECRET_KEYS, fingerprints, type SecretData } from './rotation.js';
+import { fingerprints } from './certificates.js';
+import { SECRET_KEYS, type SecretData } from './rotation.js';
 
 export interface CaBundleSyncOptions {
   readonly kubeConfig: KubeConfig;

@@ -10,17 +10,14 @@ import type { TlsMetrics } from '../metrics/index.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../k8s/backoff.js';
 import { describeError, withTimeout, type ApiCall } from '../k8s/requests.js';
+import { applyPlan, type AppliedPlan, type CertificateIssuer } from './apply-plan.js';
 import { createCaBundleSync } from './ca-bundle.js';
 import { certificateDirectory } from './cert-dir.js';
+import { fingerprints, notAfterMs } from './certificates.js';
 import {
   SECRET_KEYS,
-  applyPlan,
   decide,
-  fingerprints,
-  notAfterMs,
   servingPair,
-  type AppliedPlan,
-  type CertificateIssuer,
   type RotationPlan,
   type RotationSettings,
   type SecretData,
