@@ -11,7 +11,7 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import express from 'express';
-import { createMetrics } from '../dist/http/metrics.js';
+import { createMetrics } from '../dist/metrics/index.js';
 import { startServer } from '../dist/http/server.js';
 import { createLogger } from '../dist/logger.js';
 

@@ -11,9 +11,9 @@ import { packageVersion } from './cli/version.js';
 import type { Config } from './config/index.js';
 import { LOOKUPS_OFF, createRecordSealer } from './engine/index.js';
 import { buildApp } from './http/app.js';
-import { createMetrics, type Metrics } from './http/metrics.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
 import { startServer, type RunningServer } from './http/server.js';
-import type { StoppableNamespaceSource } from './k8s/namespaces.js';
+import type { StoppableNamespaceSource } from './k8s/namespace-source.js';
 import { createLogger, type Logger } from './logger.js';
 import { servingNames } from './tls/rotation.js';
 import { createSealKeyRing } from './tls/seal-keys.js';
@@ -156,7 +156,7 @@ async function namespaceSource(
   metrics: Metrics,
 ): Promise<StoppableNamespaceSource> {
   if (config.cluster.kind === 'off') return { ...LOOKUPS_OFF, stop: () => undefined };
-  const { createNamespaceSource } = await import('./k8s/namespaces.js');
+  const { createNamespaceSource } = await import('./k8s/namespace-source.js');
   return createNamespaceSource({
     cluster: config.cluster,
     lookupTimeoutMs: config.namespaceLookupTimeoutMs,
@@ -230,7 +230,7 @@ async function startSelfManagedTlsFor(
   // Loaded here, not at the top, for the same reason as the namespace source: it needs client-node.
   const [{ startSelfManagedTls }, { loadKubeConfig }] = await Promise.all([
     import('./tls/self-managed.js'),
-    import('./k8s/namespaces.js'),
+    import('./k8s/client.js'),
   ]);
   return startSelfManagedTls({
     kubeConfig: loadKubeConfig(config.cluster),

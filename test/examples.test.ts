@@ -8,7 +8,7 @@ import request from 'supertest';
 import { LOOKUPS_OFF } from '../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../src/engine/resolve/settings.js';
 import { buildApp } from '../src/http/app.js';
-import { createMetrics } from '../src/http/metrics.js';
+import { createMetrics } from '../src/metrics/index.js';
 import { createSilentLogger } from '../src/logger.js';
 import { TEST_SEALER, testNow } from './support/seal.js';
 

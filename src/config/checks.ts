@@ -9,7 +9,7 @@ import {
   parseQuantity,
   type Quantity,
 } from '../engine/index.js';
-import { TLS_MIN_VERSIONS, type TlsMinVersion } from '../http/server.js';
+import { TLS_MIN_VERSIONS, type TlsMinVersion } from '../tls/protocol.js';
 import { LOG_LEVELS, isLogLevel } from '../logger.js';
 import {
   MAX_TLS_VALIDITY_SECONDS,

@@ -10,7 +10,7 @@ import {
   parseQuantity,
   type Quantity,
 } from '../engine/index.js';
-import { DEFAULT_TLS_CIPHER_SUITES, type TlsMinVersion } from '../http/server.js';
+import { DEFAULT_TLS_CIPHER_SUITES, type TlsMinVersion } from '../tls/protocol.js';
 import type { LogLevel } from '../logger.js';
 import {
   SCALAR_CHECKS,

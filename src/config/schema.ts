@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { EngineSettings } from '../engine/index.js';
-import type { TlsMinVersion } from '../http/server.js';
+import type { TlsMinVersion } from '../tls/protocol.js';
 import type { LogLevel } from '../logger.js';
 
 /**

@@ -1,13 +1,12 @@
-import { createHash, X509Certificate } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { DEFAULT_TLS_CIPHER_SUITES, type TlsMinVersion } from '../tls/protocol.js';
+import type { RequestListener } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import path from 'node:path';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../logger.js';
-import type { Metrics } from './metrics.js';
+import type { TlsMetrics } from '../metrics/index.js';
+import { openCertificateReload, type CertificatePair, type ReloadResult } from '../tls/reload.js';
+import { trackConnections } from './connections.js';
 
 export interface StartServerOptions {
   readonly app: RequestListener;
@@ -31,11 +30,11 @@ export interface StartServerOptions {
    * successful reload, once the new pair is being served. An exception thrown at start makes
    * startServer reject; one thrown after a reload is logged and the new pair stays served.
    */
-  readonly onPairLoaded?: (pair: { readonly cert: Buffer; readonly key: Buffer }) => void;
+  readonly onPairLoaded?: (pair: CertificatePair) => void;
   /** Overrides of the connection time limits; the defaults fit the API server's client. For tests. */
   readonly connectionLimits?: Partial<ConnectionLimits>;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: TlsMetrics;
 }
 
 export interface ConnectionLimits {
@@ -50,9 +49,6 @@ export interface ConnectionLimits {
   /** How often the headers and request timeouts are checked; they can overshoot by this much. */
   readonly checkIntervalMs: number;
 }
-
-/** reloaded: a new pair is being served. unchanged: the files hold the pair already served. */
-export type ReloadResult = 'reloaded' | 'unchanged' | 'failed';
 
 export interface RunningServer {
   /** The bound port (the real one when 0 was asked for). */
@@ -73,29 +69,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const TLS_MIN_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
-export type TlsMinVersion = (typeof TLS_MIN_VERSIONS)[number];
-
-/**
- * TLS 1.2: only ECDHE key exchange with an AEAD cipher (AES-GCM, ChaCha20-Poly1305), for ECDSA and RSA
- * certificates, in the server's order of preference. No CBC, no SHA-1 MACs, no CCM8, no static RSA or
- * DHE key exchange. TLS 1.3: its three standard suites (all AEAD). The API server's Go client offers
- * all of these.
- */
-export const DEFAULT_TLS_CIPHER_SUITES = [
-  'TLS_AES_128_GCM_SHA256',
-  'TLS_AES_256_GCM_SHA384',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
-// Several fs.watch events arrive for one kubelet secret update (temp dir, ..data symlink swap, old dir
-// removal); one reload after they settle is enough, and mid-swap states are never read.
-const WATCH_DEBOUNCE_MS = 200;
 // The API server's webhook client keeps idle connections for 90 s. A shorter server-side timeout means
 // we sometimes close a connection just as the client reuses it, and that admission request fails.
 const KEEP_ALIVE_TIMEOUT_MS = 95_000;
@@ -118,60 +91,13 @@ const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   checkIntervalMs: TIMEOUT_CHECK_INTERVAL_MS,
 };
 
-/** A request and its response, from the request's headers until the response is written or dropped. */
-interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-}
-
-/**
- * One accepted TCP connection. `raw` is known from the first moment; `secure` once the TLS handshake
- * completed. Node's closeIdleConnections() cannot drain these: it never sees a connection still in the
- * handshake, and it counts as busy one whose headers are still arriving and one that has sent nothing
- * yet since its handshake (the headers timeout runs from there), so it leaves both open.
- */
-interface Connection {
-  readonly raw: Socket;
-  secure?: tls.TLSSocket;
-  readonly exchanges: Set<Exchange>;
-}
-
-/**
- * Only a request that arrived whole and is still being answered keeps its connection open during a
- * drain. Anything else (no handshake yet, silence, headers or a body still trickling in, an idle
- * keep-alive connection) carries nothing the API server is still waiting for from this replica.
- */
-function isAnswering(connection: Connection): boolean {
-  for (const { req, res } of connection.exchanges) {
-    if (req.complete && !res.writableFinished) return true;
-  }
-  return false;
-}
-
-/** Both sockets of one connection report the same addresses; this pairs the TLS socket with its TCP one. */
-function addressKey(socket: Socket): string {
-  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
-}
-
-interface Pair {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-  readonly digest: string;
-}
-
-async function readPair(certFile: string, keyFile: string): Promise<Pair> {
-  const [cert, key] = await Promise.all([readFile(certFile), readFile(keyFile)]);
-  const digest = createHash('sha256').update(cert).update('\0').update(key).digest('hex');
-  return { cert, key, digest };
-}
-
 interface CipherOptions {
   readonly ciphers: string;
   readonly minVersion: TlsMinVersion;
 }
 
 /** The same TLS settings for the first pair and every reloaded one; a reload changes only the pair. */
-function secureOptions(pair: Pair, cipherOptions: CipherOptions): tls.SecureContextOptions {
+function secureOptions(pair: CertificatePair, cipherOptions: CipherOptions): tls.SecureContextOptions {
   return {
     cert: pair.cert,
     key: pair.key,
@@ -182,42 +108,13 @@ function secureOptions(pair: Pair, cipherOptions: CipherOptions): tls.SecureCont
   };
 }
 
-/** stat follows symlinks, so a swapped kubelet `..data` link shows up as a different inode. */
-async function fileStamp(file: string): Promise<string> {
-  try {
-    const s = await stat(file, { bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-  } catch (err) {
-    return `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
-  }
-}
-
-function certificateSummary(pem: Buffer): Record<string, string> {
-  try {
-    const cert = new X509Certificate(pem);
-    return { fingerprint256: cert.fingerprint256, notAfter: cert.validTo, subject: cert.subject };
-  } catch {
-    return {};
-  }
-}
-
-function recordExpiry(metrics: Metrics, pem: Buffer): void {
-  try {
-    metrics.tlsServingCertificateExpiry.set(Date.parse(new X509Certificate(pem).validTo) / 1000);
-  } catch {
-    // A pair that TLS accepted always parses; nothing useful to record otherwise.
-  }
-}
-
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 /** Starts the HTTPS listener; resolves once it is bound, rejects if the pair cannot be loaded or bound. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
-  const { logger, metrics, certFile, keyFile } = options;
-  const stampOf = async (): Promise<string> =>
-    (await Promise.all([fileStamp(certFile), fileStamp(keyFile)])).join('|');
+  const { logger } = options;
 
   const cipherOptions: CipherOptions = {
     ciphers: options.tlsCipherSuites ?? DEFAULT_TLS_CIPHER_SUITES,
@@ -225,18 +122,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   };
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits };
 
-  let lastStamp = await stampOf();
-  let current = await readPair(certFile, keyFile);
+  const certificates = await openCertificateReload(options);
   let shuttingDown = false;
-
-  const connections = new Set<Connection>();
-  const handshaking = new Map<string, Connection>();
-  const bySecureSocket = new WeakMap<tls.TLSSocket, Connection>();
-  let draining = false;
 
   const server = https.createServer(
     {
-      ...secureOptions(current, cipherOptions),
+      ...secureOptions(certificates.initial, cipherOptions),
       handshakeTimeout: limits.handshakeTimeoutMs,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       headersTimeout: limits.headersTimeoutMs,
@@ -244,162 +135,23 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       connectionsCheckingInterval: limits.checkIntervalMs,
     },
     (req, res) => {
-      const connection = bySecureSocket.get(req.socket as tls.TLSSocket);
-      if (connection !== undefined) {
-        const exchange: Exchange = { req, res };
-        connection.exchanges.add(exchange);
-        const done = (): void => {
-          connection.exchanges.delete(exchange);
-        };
-        res.once('finish', done);
-        res.once('close', done);
-      }
+      connections.track(req, res);
       // Clients that reconnect now reach a pod that is still ready.
       if (shuttingDown) res.setHeader('Connection', 'close');
       options.app(req, res);
     },
   );
-  server.on('connection', (raw: Socket) => {
-    const connection: Connection = { raw, exchanges: new Set() };
-    const key = addressKey(raw);
-    connections.add(connection);
-    handshaking.set(key, connection);
-    raw.once('close', () => {
-      connections.delete(connection);
-      if (handshaking.get(key) === connection) handshaking.delete(key);
-    });
-    if (draining) raw.destroy();
+  const connections = trackConnections(server);
+
+  certificates.start((pair) => {
+    // Proves the key matches the certificate before anything is swapped in.
+    tls.createSecureContext(secureOptions(pair, cipherOptions));
+    server.setSecureContext(secureOptions(pair, cipherOptions));
   });
-  server.on('secureConnection', (secure: tls.TLSSocket) => {
-    const key = addressKey(secure);
-    let connection = handshaking.get(key);
-    if (connection === undefined) {
-      // Not expected (both sockets share one handle); track the TLS socket on its own rather than lose it.
-      connection = { raw: secure, exchanges: new Set() };
-      const own = connection;
-      connections.add(own);
-      secure.once('close', () => connections.delete(own));
-    } else {
-      handshaking.delete(key);
-    }
-    connection.secure = secure;
-    bySecureSocket.set(secure, connection);
-  });
-
-  function dropConnections(all: boolean): void {
-    for (const connection of connections) {
-      if (all || !isAnswering(connection)) (connection.secure ?? connection.raw).destroy();
-    }
-  }
-
-  recordExpiry(metrics, current.cert);
-  options.onPairLoaded?.({ cert: current.cert, key: current.key });
-
-  let lastFailedState: string | undefined;
-
-  async function load(trigger: 'poll' | 'watch' | 'manual'): Promise<ReloadResult> {
-    let pair: Pair;
-    try {
-      pair = await readPair(certFile, keyFile);
-    } catch (err) {
-      const reason = `cannot read certificate or key: ${errorMessage(err)}`;
-      return fail(trigger, reason, reason);
-    }
-    if (pair.digest === current.digest) return 'unchanged';
-    try {
-      // Proves the key matches the certificate before anything is swapped in.
-      tls.createSecureContext(secureOptions(pair, cipherOptions));
-      server.setSecureContext(secureOptions(pair, cipherOptions));
-    } catch (err) {
-      return fail(
-        trigger,
-        pair.digest,
-        `certificate and key do not form a usable pair: ${errorMessage(err)}`,
-      );
-    }
-    current = pair;
-    lastFailedState = undefined;
-    metrics.tlsReloads.inc({ result: 'success' });
-    recordExpiry(metrics, pair.cert);
-    logger.info('serving a new TLS certificate', { trigger, ...certificateSummary(pair.cert) });
-    try {
-      options.onPairLoaded?.({ cert: pair.cert, key: pair.key });
-    } catch (err) {
-      logger.error('the handler for a newly loaded TLS pair failed', { error: errorMessage(err) });
-    }
-    return 'reloaded';
-  }
-
-  function fail(trigger: string, state: string, reason: string): ReloadResult {
-    // Automatic triggers fire repeatedly for the same broken files; report each broken state once.
-    const repeat = trigger !== 'manual' && state === lastFailedState;
-    lastFailedState = state;
-    if (!repeat) {
-      metrics.tlsReloads.inc({ result: 'failure' });
-      logger.error('TLS reload failed; still serving the previous certificate', { trigger, reason });
-    }
-    return 'failed';
-  }
-
-  // One reload at a time: a poll and a watch event racing must not interleave reads and swaps.
-  let queue: Promise<unknown> = Promise.resolve();
-  function serialized(task: () => Promise<ReloadResult>): Promise<ReloadResult> {
-    const run = queue.then(task);
-    queue = run.catch(() => undefined);
-    return run;
-  }
-
-  const pollTimer = setInterval(() => {
-    void serialized(async () => {
-      const stamp = await stampOf();
-      if (stamp === lastStamp) return 'unchanged';
-      lastStamp = stamp;
-      return load('poll');
-    });
-  }, options.reloadIntervalSeconds * 1000);
-  pollTimer.unref();
-
-  let debounce: NodeJS.Timeout | undefined;
-  const watchers: FSWatcher[] = [];
-  const watchedDirs =
-    options.watchDirectories === false ? [] : [path.dirname(certFile), path.dirname(keyFile)];
-  for (const dir of new Set(watchedDirs)) {
-    try {
-      const watcher = watch(dir, { persistent: false }, () => {
-        clearTimeout(debounce);
-        debounce = setTimeout(() => {
-          void serialized(async () => {
-            lastStamp = await stampOf();
-            return load('watch');
-          });
-        }, WATCH_DEBOUNCE_MS);
-        debounce.unref();
-      });
-      watcher.on('error', (err) => {
-        logger.warn('watching the certificate directory failed; relying on polling', {
-          dir,
-          error: errorMessage(err),
-        });
-        watcher.close();
-      });
-      watchers.push(watcher);
-    } catch (err) {
-      logger.warn('cannot watch the certificate directory; relying on polling', {
-        dir,
-        error: errorMessage(err),
-      });
-    }
-  }
-
-  function stopReloading(): void {
-    clearInterval(pollTimer);
-    clearTimeout(debounce);
-    for (const w of watchers) w.close();
-  }
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error): void => {
-      stopReloading();
+      certificates.stop();
       reject(err);
     };
     server.once('error', onError);
@@ -419,18 +171,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   let closed: Promise<void> | undefined;
   function closeListener(force: boolean): Promise<void> {
     closed ??= new Promise<void>((resolve) => {
-      stopReloading();
-      draining = true;
+      certificates.stop();
+      connections.refuseNew();
       const sweep = setInterval(() => {
-        dropConnections(false);
+        connections.drop(false);
       }, IDLE_SWEEP_MS);
       server.close(() => {
         clearInterval(sweep);
         resolve();
       });
-      dropConnections(false);
+      connections.drop(false);
     });
-    if (force) dropConnections(true);
+    if (force) connections.drop(true);
     return closed;
   }
 
@@ -441,11 +193,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     port: (server.address() as AddressInfo).port,
     server,
     isShuttingDown: () => shuttingDown,
-    reloadNow: () =>
-      serialized(async () => {
-        lastStamp = await stampOf();
-        return load('manual');
-      }),
+    reloadNow: () => certificates.reloadNow(),
     shutdown() {
       shutdownPromise ??= (async () => {
         shuttingDown = true;

@@ -18,8 +18,21 @@
  * Anything unusable (missing, corrupt, expired, a key that does not match) is replaced at once: there is
  * nothing to preserve.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import {
+  bundleText,
+  canonicalIp,
+  issuedBy,
+  keyMatch,
+  normalisedPem,
+  notAfterMs,
+  notBeforeMs,
+  parseCertificate,
+  parseCertificates,
+  subjectAltNames,
+  type PemPair,
+} from './certificates.js';
 
 /** Keys of the Secret's data. tls.crt and tls.key are the kubernetes.io/tls names. */
 export const SECRET_KEYS = {
@@ -79,54 +92,7 @@ export type Decision =
   | { readonly kind: 'keep'; readonly waiting?: string }
   | { readonly kind: 'write'; readonly plan: RotationPlan; readonly waiting?: string };
 
-const PEM_CERTIFICATE_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-/** Every certificate in a PEM text that parses, in order; anything else is ignored. */
-export function parseCertificates(pem: string | undefined): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  for (const block of pem?.match(PEM_CERTIFICATE_RE) ?? []) {
-    const cert = parseCertificate(block);
-    if (cert !== undefined) out.push(cert);
-  }
-  return out;
-}
-
-function parseCertificate(pem: string | undefined): X509Certificate | undefined {
-  if (pem === undefined || pem.trim() === '') return undefined;
-  try {
-    return new X509Certificate(pem);
-  } catch {
-    return undefined;
-  }
-}
-
-function keyMatch(
-  cert: X509Certificate,
-  keyPem: string | undefined,
-): 'match' | 'mismatch' | 'missing' | 'invalid' {
-  if (keyPem === undefined || keyPem.trim() === '') return 'missing';
-  let key;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    return 'invalid';
-  }
-  try {
-    return cert.checkPrivateKey(key) ? 'match' : 'mismatch';
-  } catch {
-    return 'mismatch';
-  }
-}
-
 const KEY_PROBLEM = { missing: 'missing', invalid: 'invalid', mismatch: 'key-mismatch' } as const;
-
-export function notAfterMs(cert: X509Certificate): number {
-  return Date.parse(cert.validTo);
-}
-
-export function notBeforeMs(cert: X509Certificate): number {
-  return Date.parse(cert.validFrom);
-}
 
 /** Less than a third of the certificate's own lifetime is left. */
 function renewalDue(cert: X509Certificate, now: number): boolean {
@@ -136,39 +102,6 @@ function renewalDue(cert: X509Certificate, now: number): boolean {
 
 function expired(cert: X509Certificate, now: number): boolean {
   return now >= notAfterMs(cert);
-}
-
-/** The PEM form node:crypto writes; comparing and joining these is stable whatever the input spacing. */
-function normalisedPem(cert: X509Certificate): string {
-  const pem = cert.toString();
-  return pem.endsWith('\n') ? pem : `${pem}\n`;
-}
-
-export function bundleText(pems: readonly string[]): string {
-  return pems.join('');
-}
-
-function issuedBy(cert: X509Certificate, ca: X509Certificate): boolean {
-  try {
-    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-function canonicalIp(ip: string): string {
-  return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname : ip;
-}
-
-/** DNS names and IP addresses in the certificate's subjectAltName. */
-export function subjectAltNames(cert: X509Certificate): { dns: Set<string>; ip: Set<string> } {
-  const dns = new Set<string>();
-  const ip = new Set<string>();
-  for (const entry of (cert.subjectAltName ?? '').split(', ')) {
-    if (entry.startsWith('DNS:')) dns.add(entry.slice(4).toLowerCase());
-    else if (entry.startsWith('IP Address:')) ip.add(canonicalIp(entry.slice(11)));
-  }
-  return { dns, ip };
 }
 
 function coversNames(cert: X509Certificate, settings: RotationSettings): boolean {
@@ -310,54 +243,6 @@ export function decide(input: RotationInput, settings: RotationSettings): Decisi
   return waiting === undefined ? { kind: 'write', plan } : { kind: 'write', plan, waiting };
 }
 
-/** A certificate and its PEM private key. */
-export interface PemPair {
-  readonly certPem: string;
-  readonly keyPem: string;
-}
-
-export interface CertificateIssuer {
-  createCa(): Promise<PemPair>;
-  issueServing(ca: PemPair): Promise<PemPair>;
-}
-
-export interface AppliedPlan {
-  readonly data: SecretData;
-  /** Set when a CA was created. */
-  readonly ca?: PemPair;
-  /** Set when a serving certificate was issued. */
-  readonly serving?: PemPair;
-}
-
-/** Carries out a plan from `decide`; the only effects are the issuer's (key generation). */
-export async function applyPlan(
-  data: SecretData | undefined,
-  plan: RotationPlan,
-  issuer: CertificateIssuer,
-): Promise<AppliedPlan> {
-  const old = data ?? {};
-  const currentCa: PemPair = { certPem: old[SECRET_KEYS.caCert] ?? '', keyPem: old[SECRET_KEYS.caKey] ?? '' };
-  let serving: PemPair | undefined;
-  if (plan.issueServing?.signer === 'current-ca') serving = await issuer.issueServing(currentCa);
-  const ca = plan.newCa === undefined ? undefined : await issuer.createCa();
-  if (plan.issueServing?.signer === 'new-ca') {
-    if (ca === undefined) throw new Error('a plan that signs with a new CA must create one');
-    serving = await issuer.issueServing(ca);
-  }
-  const caPair = ca ?? currentCa;
-  const caCert = parseCertificate(caPair.certPem);
-  if (caCert === undefined) throw new Error('the CA certificate does not parse');
-  const next: Record<string, string> = {
-    ...old,
-    [SECRET_KEYS.servingCert]: serving?.certPem ?? old[SECRET_KEYS.servingCert] ?? '',
-    [SECRET_KEYS.servingKey]: serving?.keyPem ?? old[SECRET_KEYS.servingKey] ?? '',
-    [SECRET_KEYS.caCert]: caPair.certPem,
-    [SECRET_KEYS.caKey]: caPair.keyPem,
-    [SECRET_KEYS.caBundle]: bundleText([normalisedPem(caCert), ...plan.previousCas]),
-  };
-  return { data: next, ...(ca === undefined ? {} : { ca }), ...(serving === undefined ? {} : { serving }) };
-}
-
 /** The serving pair the Secret holds, if its certificate and key parse and belong together. */
 export function servingPair(data: SecretData | undefined): PemPair | undefined {
   const certPem = data?.[SECRET_KEYS.servingCert];
@@ -365,11 +250,6 @@ export function servingPair(data: SecretData | undefined): PemPair | undefined {
   const cert = parseCertificate(certPem);
   if (cert === undefined || certPem === undefined || keyPem === undefined) return undefined;
   return keyMatch(cert, keyPem) === 'match' ? { certPem, keyPem } : undefined;
-}
-
-/** SHA-256 fingerprints of the certificates in a PEM text, in order. */
-export function fingerprints(pem: string | undefined): string[] {
-  return parseCertificates(pem).map((c) => c.fingerprint256);
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   type LoadConfigOptions,
 } from '../../src/config/index.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
-import { DEFAULT_TLS_CIPHER_SUITES } from '../../src/http/server.js';
+import { DEFAULT_TLS_CIPHER_SUITES } from '../../src/tls/protocol.js';
 
 function filesFrom(files: Readonly<Record<string, string>>): (path: string) => string {
   return (path) => {

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { LOOKUPS_OFF, type NamespaceSource } from '../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
-import { createMetrics } from '../../src/http/metrics.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
 
 const SECRET = 'hunter2-do-not-log';

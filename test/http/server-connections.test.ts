@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { expect } from 'chai';
-import { createMetrics } from '../../src/http/metrics.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/http/server.js';
 import { createSilentLogger } from '../../src/logger.js';
 import {

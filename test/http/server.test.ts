@@ -10,7 +10,7 @@ import express from 'express';
 import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import { buildApp } from '../../src/http/app.js';
-import { createMetrics, type Metrics } from '../../src/http/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/http/server.js';
 import { createSilentLogger } from '../../src/logger.js';
 import {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import { buildApp } from '../../src/http/app.js';
-import { createMetrics } from '../../src/http/metrics.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { certificateDirectory } from '../../src/tls/cert-dir.js';

@@ -1,15 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
+import { applyPlan, type CertificateIssuer } from '../../src/tls/apply-plan.js';
+import { fingerprints, type PemPair } from '../../src/tls/certificates.js';
 import {
   SECRET_KEYS,
-  applyPlan,
   decide,
-  fingerprints,
   servingNames,
   servingPair,
-  type CertificateIssuer,
   type Decision,
-  type PemPair,
   type RotationPlan,
   type RotationSettings,
   type SecretData,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { createMetrics } from '../../src/http/metrics.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { startSelfManagedTls } from '../../src/tls/self-managed.js';
 

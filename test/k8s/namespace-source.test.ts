@@ -4,22 +4,21 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NamespaceLookup } from '../../src/engine/resolve/namespace.js';
+import { backoffDelayMs } from '../../src/k8s/backoff.js';
 import {
   NOT_FOUND_TTL_MS,
-  SourceStoppedError,
-  TimeoutError,
-  backoffDelayMs,
-  createNamespaceSource,
-  describeError,
   foundLookup,
   isValidNamespaceName,
   lookupFromError,
   planLookup,
   toNamespaceInfo,
-  withTimeout,
+} from '../../src/k8s/namespace-lookup.js';
+import {
+  createNamespaceSource,
   type NamespaceSourceOptions,
   type StoppableNamespaceSource,
-} from '../../src/k8s/namespaces.js';
+} from '../../src/k8s/namespace-source.js';
+import { SourceStoppedError, TimeoutError, describeError, withTimeout } from '../../src/k8s/requests.js';
 
 const TOKEN = 'token-that-must-never-be-logged';
 
@@ -102,7 +101,7 @@ function kubeconfig(dir: string, server: string): string {
   return path;
 }
 
-describe('k8s/namespaces', () => {
+describe('k8s/namespace-source', () => {
   describe('toNamespaceInfo', () => {
     it('copies labels and annotations', () => {
       const info = toNamespaceInfo({

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { ReviewResult } from '../../src/engine/review/review.js';
-import { createMetrics, operationLabel } from '../../src/http/metrics.js';
+import { createMetrics, operationLabel } from '../../src/metrics/index.js';
 
 const patched: ReviewResult = {
   response: { uid: 'u', allowed: true, patchType: 'JSONPatch', patch: 'W10=' },
@@ -22,7 +22,7 @@ const skipped: ReviewResult = {
   logFields: {},
 };
 
-describe('http/metrics', () => {
+describe('metrics', () => {
   it('records a review: outcome, duration, changes per control, skips and residual violations', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     metrics.recordReview('CREATE', patched, 0.0004);

@@ -5,13 +5,13 @@ import { expect } from 'chai';
 import { controllerCreateReview } from '../../bench/corpus.js';
 import type { NamespaceLookup, NamespaceSource } from '../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
+import { buildApp } from '../../src/http/app.js';
 import {
-  buildApp,
   SMALL_REQUEST_BYTES,
   SMALL_REQUEST_RESERVE_BYTES,
   type BackPressure,
-} from '../../src/http/app.js';
-import { createMetrics } from '../../src/http/metrics.js';
+} from '../../src/http/back-pressure.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
 
 const KIB = 1024;

@@ -1,0 +1,225 @@
+import {
+  CoreV1Api,
+  makeInformer,
+  type KubeConfig,
+  type V1Namespace,
+  type V1NamespaceList,
+} from '@kubernetes/client-node';
+import { LOOKUPS_OFF, type NamespaceLookup, type NamespaceSource } from '../engine/index.js';
+import { RESTART_BACKOFF_MAX_MS, backoffDelayMs } from './backoff.js';
+import { abortable, loadKubeConfig, type ClusterConnection } from './client.js';
+import {
+  NOT_FOUND_TTL_MS,
+  foundLookup,
+  lookupFromError,
+  planLookup,
+  type FoundLookup,
+} from './namespace-lookup.js';
+import { SourceStoppedError, describeError, withTimeout } from './requests.js';
+
+export interface NamespaceSourceLogger {
+  info(msg: string, meta?: object): void;
+  warn(msg: string, meta?: object): void;
+  error(msg: string, meta?: object): void;
+}
+
+export interface NamespaceSourceOptions {
+  readonly cluster: ClusterConnection;
+  /** Hard upper bound for the direct GET made on a cache miss. */
+  readonly lookupTimeoutMs: number;
+  readonly logger: NamespaceSourceLogger;
+  /** Called once per failed GET; concurrent lookups that shared that GET do not call it again. */
+  readonly onLookupFailure: () => void;
+  /** Called each time the namespace watch fails and is scheduled for a restart. */
+  readonly onWatchRestart?: () => void;
+}
+
+export interface StoppableNamespaceSource extends NamespaceSource {
+  /** Ends the informer, its restart timer and any in-flight request. Idempotent. */
+  stop(): void;
+}
+
+/** The informer's list has no timeout of its own: without one a hung API server would stall it forever. */
+const LIST_TIMEOUT_MS = 60_000;
+/** A restart that then ran this long without failing was healthy, so the next failure starts backoff afresh. */
+const HEALTHY_RUN_MS = RESTART_BACKOFF_MAX_MS;
+/** Bounds memory if something keeps asking for distinct names that do not exist. */
+const NOT_FOUND_MAX_ENTRIES = 1_024;
+const NAMESPACES_PATH = '/api/v1/namespaces';
+
+/**
+ * Resolves as soon as the client is configured; it does not wait for the first list (readiness reports
+ * that through `synced()`). Rejects only when the cluster configuration itself cannot be loaded.
+ * `lookup()` never rejects.
+ */
+export function createNamespaceSource(options: NamespaceSourceOptions): Promise<StoppableNamespaceSource> {
+  const { cluster } = options;
+  // A throw inside the executor becomes the rejection, which is how a bad kubeconfig reaches the caller.
+  return new Promise((resolve) => {
+    resolve(
+      cluster.kind === 'off'
+        ? { ...LOOKUPS_OFF, stop: () => undefined }
+        : startClusterSource(loadKubeConfig(cluster), options),
+    );
+  });
+}
+
+function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): StoppableNamespaceSource {
+  const { lookupTimeoutMs, logger, onLookupFailure } = options;
+  const api = kc.makeApiClient(CoreV1Api);
+
+  let cache = new Map<string, FoundLookup>();
+  const notFoundUntil = new Map<string, number>();
+  const inFlight = new Map<string, Promise<NamespaceLookup>>();
+  let synced = false;
+  let stopped = false;
+  let restartAttempt = 0;
+  let runStartedAt = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  // Aborting this cancels the informer's list and every pending GET at once.
+  const lifetime = new AbortController();
+
+  // Logging must not be able to break the informer's callbacks or a review.
+  const log = (level: keyof NamespaceSourceLogger, msg: string, meta: object): void => {
+    try {
+      logger[level](msg, meta);
+    } catch {
+      // nothing sensible left to report to
+    }
+  };
+
+  const listNamespaces = async (): Promise<V1NamespaceList> => {
+    const list = await withTimeout(
+      LIST_TIMEOUT_MS,
+      (signal) => api.listNamespace({}, abortable(signal)),
+      lifetime.signal,
+    );
+    // Rebuilt here rather than from the informer's add callbacks so that `synced` and a complete cache
+    // become visible together, and so that namespaces deleted during an outage disappear on relist.
+    const next = new Map<string, FoundLookup>();
+    for (const ns of list.items) {
+      const name = ns.metadata?.name;
+      if (name) next.set(name, foundLookup(ns));
+    }
+    cache = next;
+    restartAttempt = 0;
+    if (!synced) {
+      synced = true;
+      log('info', 'namespace cache synced', { namespaces: next.size });
+    }
+    return list;
+  };
+
+  const informer = makeInformer<V1Namespace>(kc, NAMESPACES_PATH, listNamespaces);
+
+  const upsert = (ns: V1Namespace): void => {
+    try {
+      const name = ns.metadata?.name;
+      if (name) cache.set(name, foundLookup(ns));
+      restartAttempt = 0;
+    } catch (err) {
+      log('error', 'namespace cache update failed', { reason: describeError(err) });
+    }
+  };
+  const remove = (ns: V1Namespace): void => {
+    try {
+      const name = ns.metadata?.name;
+      if (name) cache.delete(name);
+      restartAttempt = 0;
+    } catch (err) {
+      log('error', 'namespace cache update failed', { reason: describeError(err) });
+    }
+  };
+
+  const run = (): void => {
+    if (stopped) return;
+    runStartedAt = Date.now();
+    informer.start().then(() => {
+      // stop() cannot abort a watch request whose response had not arrived yet; close it now it has.
+      if (stopped) informer.stop().catch(() => undefined);
+    }, onInformerError);
+  };
+
+  // client-node's informer does not restart itself after an error; this is the only place that does.
+  function onInformerError(err: unknown): void {
+    try {
+      if (stopped || restartTimer !== undefined) return;
+      if (Date.now() - runStartedAt >= HEALTHY_RUN_MS) restartAttempt = 0;
+      const retryInMs = backoffDelayMs(restartAttempt);
+      restartAttempt += 1;
+      log('warn', 'namespace informer failed, restarting', {
+        reason: describeError(err),
+        retryInMs,
+        synced,
+      });
+      options.onWatchRestart?.();
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        run();
+      }, retryInMs);
+    } catch (unexpected) {
+      log('error', 'namespace informer restart failed', { reason: describeError(unexpected) });
+    }
+  }
+
+  informer.on('add', upsert);
+  informer.on('update', upsert);
+  informer.on('delete', remove);
+  informer.on('error', onInformerError);
+  run();
+
+  const fetchNamespace = async (name: string): Promise<NamespaceLookup> => {
+    let result: ReturnType<typeof lookupFromError>;
+    try {
+      const ns = await withTimeout(
+        lookupTimeoutMs,
+        (signal) => api.readNamespace({ name }, abortable(signal)),
+        lifetime.signal,
+      );
+      return foundLookup(ns);
+    } catch (err) {
+      result = lookupFromError(err);
+    }
+    if (result.kind === 'not-found') {
+      if (notFoundUntil.size >= NOT_FOUND_MAX_ENTRIES) notFoundUntil.clear();
+      notFoundUntil.set(name, Date.now() + NOT_FOUND_TTL_MS);
+      return result;
+    }
+    try {
+      onLookupFailure();
+    } catch (err) {
+      log('error', 'onLookupFailure callback threw', { reason: describeError(err) });
+    }
+    log('warn', 'namespace lookup failed', {
+      namespace: name,
+      reason: result.reason,
+      timeoutMs: lookupTimeoutMs,
+    });
+    return result;
+  };
+
+  return {
+    lookup(name: string): Promise<NamespaceLookup> {
+      const plan = planLookup(
+        name,
+        { cached: cache.get(name), notFoundUntil: notFoundUntil.get(name), inFlight: inFlight.get(name) },
+        Date.now(),
+      );
+      if (plan.kind === 'answer') return Promise.resolve(plan.lookup);
+      if (plan.kind === 'join') return plan.pending;
+      notFoundUntil.delete(name);
+      const pending = fetchNamespace(name).finally(() => inFlight.delete(name));
+      inFlight.set(name, pending);
+      return pending;
+    },
+    synced: () => synced,
+    stop(): void {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(restartTimer);
+      restartTimer = undefined;
+      lifetime.abort(new SourceStoppedError());
+      informer.stop().catch(() => undefined);
+    },
+  };
+}
