@@ -98,6 +98,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   const sealKeys = createSealKeyRing();
   const app = buildApp({
     sealer: createRecordSealer(sealKeys.keys),
+    now: Date.now,
     settings: config.engine,
     namespaces,
     metrics,

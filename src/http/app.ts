@@ -21,9 +21,9 @@ export interface AppDeps {
   readonly maxBodyBytes: number;
   readonly isShuttingDown: () => boolean;
   /** Seals our changes record; replicas must share its keys (see engine/record/seal.ts). */
-  readonly sealer?: RecordSealer;
-  /** Clock for seals; tests fix it. */
-  readonly now?: () => number;
+  readonly sealer: RecordSealer;
+  /** Milliseconds since the epoch, for seals (Date.now); tests fix it. */
+  readonly now: () => number;
   /** Back-pressure: what a burst may hold at once, and how late a review may start (see BackPressure). */
   readonly backPressure?: BackPressure;
 }
@@ -59,8 +59,8 @@ export function buildApp(deps: AppDeps): Express {
   const reviewDeps: ReviewDeps = {
     settings: deps.settings,
     namespaces,
-    ...(deps.sealer ? { sealer: deps.sealer } : {}),
-    ...(deps.now ? { now: deps.now } : {}),
+    sealer: deps.sealer,
+    now: deps.now,
   };
 
   const app = express();

@@ -6,6 +6,7 @@ import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
 import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
+import { testApp } from '../support/app.js';
 
 const SECRET = 'hunter2-do-not-log';
 
@@ -76,9 +77,7 @@ function harness(overrides: Partial<AppDeps> = {}): Harness {
     metricsText: () => metrics.registry.metrics(),
     shuttingDown: false,
   };
-  (h as { app: ReturnType<typeof buildApp> }).app = buildApp({
-    settings: DEFAULT_ENGINE_SETTINGS,
-    namespaces: LOOKUPS_OFF,
+  (h as { app: ReturnType<typeof buildApp> }).app = testApp({
     metrics,
     logger: createLogger('debug', { stream }),
     maxBodyBytes: 64 * 1024,

@@ -4,8 +4,6 @@ import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { controllerCreateReview } from '../../bench/corpus.js';
 import type { NamespaceLookup, NamespaceSource } from '../../src/engine/resolve/namespace.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
-import { buildApp } from '../../src/http/app.js';
 import {
   SMALL_REQUEST_BYTES,
   SMALL_REQUEST_RESERVE_BYTES,
@@ -13,6 +11,7 @@ import {
 } from '../../src/http/back-pressure.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
+import { testApp } from '../support/app.js';
 
 const KIB = 1024;
 
@@ -82,13 +81,11 @@ async function harness(backPressure: BackPressure, maxBodyBytes = 512 * KIB): Pr
   });
   const metrics = createMetrics({ defaultMetrics: false });
   const namespaces = new GatedNamespaces();
-  const app = buildApp({
-    settings: DEFAULT_ENGINE_SETTINGS,
+  const app = testApp({
     namespaces,
     metrics,
     logger: createLogger('debug', { stream }),
     maxBodyBytes,
-    isShuttingDown: () => false,
     backPressure,
   });
   const server = http.createServer(app);

@@ -7,9 +7,6 @@ import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import express from 'express';
-import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
-import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/metrics/index.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/http/server.js';
 import { createSilentLogger } from '../../src/logger.js';
@@ -19,6 +16,7 @@ import {
   type CertificateFiles,
   type PemKeyPair,
 } from '../../src/tls/self-signed.js';
+import { testApp } from '../support/app.js';
 
 const HOST = '127.0.0.1';
 const WAIT_LIMIT_MS = 15_000;
@@ -147,9 +145,7 @@ describe('http/server', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const logger = createSilentLogger();
     const server = await startServer({
-      app: buildApp({
-        settings: DEFAULT_ENGINE_SETTINGS,
-        namespaces: LOOKUPS_OFF,
+      app: testApp({
         metrics,
         logger,
         maxBodyBytes: 1024 * 1024,
@@ -321,9 +317,7 @@ describe('http/server', () => {
       void released.then(() => res.status(200).send('done'));
     });
     outer.use(
-      buildApp({
-        settings: DEFAULT_ENGINE_SETTINGS,
-        namespaces: LOOKUPS_OFF,
+      testApp({
         metrics,
         logger,
         maxBodyBytes: 1024,

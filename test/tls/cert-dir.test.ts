@@ -5,9 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { expect } from 'chai';
-import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
-import { buildApp } from '../../src/http/app.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createSilentLogger } from '../../src/logger.js';
@@ -18,6 +15,7 @@ import {
   writeCertificateFiles,
   type PemKeyPair,
 } from '../../src/tls/self-signed.js';
+import { testApp } from '../support/app.js';
 
 const HOST = '127.0.0.1';
 
@@ -146,14 +144,7 @@ describe('tls/cert-dir', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const logger = createSilentLogger();
     const server = await startServer({
-      app: buildApp({
-        settings: DEFAULT_ENGINE_SETTINGS,
-        namespaces: LOOKUPS_OFF,
-        metrics,
-        logger,
-        maxBodyBytes: 1024,
-        isShuttingDown: () => false,
-      }),
+      app: testApp({ metrics, logger, maxBodyBytes: 1024 }),
       port: 0,
       host: HOST,
       certFile: dir.certFile,
