@@ -8,25 +8,19 @@ import { expect } from 'chai';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/logger.js';
 import { startServe } from '../src/serve.js';
+import { admissionReview } from './support/admission-review.js';
+import type { AdmissionReview } from '../src/engine/index.js';
 
-function podReview(uid: string): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'team-a',
-      operation: 'CREATE',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'web', namespace: 'team-a' },
-        spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
-      },
+function podReview(uid: string): AdmissionReview {
+  return admissionReview(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'team-a' },
+      spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
     },
-  };
+    { uid },
+  );
 }
 
 function request(

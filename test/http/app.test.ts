@@ -7,44 +7,30 @@ import { buildApp, type AppDeps } from '../../src/http/app.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
 import { testApp } from '../support/app.js';
+import { admissionReview } from '../support/admission-review.js';
+import type { AdmissionReview } from '../../src/engine/index.js';
 
 const SECRET = 'hunter2-do-not-log';
 
-function podReview(uid: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'team-a',
-      operation: 'CREATE',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'web', namespace: 'team-a' },
-        spec: {
-          containers: [{ name: 'app', image: 'nginx:1.27', env: [{ name: 'PASSWORD', value: SECRET }] }],
-        },
+function podReview(uid: string): AdmissionReview {
+  return admissionReview(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'team-a' },
+      spec: {
+        containers: [{ name: 'app', image: 'nginx:1.27', env: [{ name: 'PASSWORD', value: SECRET }] }],
       },
-      ...overrides,
     },
-  };
+    { uid },
+  );
 }
 
-function configMapReview(uid: string): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'ConfigMap' },
-      namespace: 'team-a',
-      operation: 'CREATE',
-      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { password: SECRET } },
-    },
-  };
+function configMapReview(uid: string): AdmissionReview {
+  return admissionReview(
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { password: SECRET } },
+    { uid, kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: null },
+  );
 }
 
 interface Harness {
