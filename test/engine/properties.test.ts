@@ -18,7 +18,14 @@ import { checkRestricted } from '../../src/engine/pod-security/restricted.js';
 import type { SealSubject } from '../../src/engine/record/seal.js';
 import { reviewAdmission } from '../../src/engine/review/review.js';
 import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
-import { CONTAINER_LISTS, type Container, type ContainerList, type Pod } from '../../src/engine/pod/model.js';
+import {
+  CONTAINER_LISTS,
+  isWindowsPod,
+  type Container,
+  type ContainerList,
+  type Pod,
+} from '../../src/engine/pod/model.js';
+import { linuxOnlyFields } from '../../src/engine/pod/windows.js';
 import { TEST_NOW_MS, TEST_SEALER } from '../support/seal.js';
 import { isControlEnabled, resolvePolicy, type ResolvedPolicy } from '../../src/engine/resolve/resolve.js';
 import { compareQuantityText } from '../../src/engine/pod/quantity.js';
@@ -135,22 +142,31 @@ function applyAsApiServer(pod: Pod, patch: readonly Operation[]): Pod {
   return jsonPatch.applyPatch(structuredClone(pod), wire, true).newDocument;
 }
 
-const LINUX_ONLY_POD_FIELDS = [
-  'seccompProfile',
-  'runAsUser',
-  'runAsGroup',
-  'fsGroup',
-  'fsGroupChangePolicy',
-] as const;
-const LINUX_ONLY_CONTAINER_FIELDS = [
-  'seccompProfile',
-  'capabilities',
-  'readOnlyRootFilesystem',
-  'allowPrivilegeEscalation',
-  'privileged',
-  'runAsUser',
-  'runAsGroup',
-] as const;
+/**
+ * What a pod marked Windows by any signal (spec.os.name, nodeSelector, required affinity) must not get:
+ * a Linux-only field it did not already carry, or our /tmp emptyDir. A pod that carried none of them and
+ * did not opt out of run-as-non-root must also end up with spec.os.name windows, so that Pod Security
+ * and the API judge it as Windows.
+ */
+function windowsProblems(input: Pod, result: Pod, policy?: ResolvedPolicy): string[] {
+  if (!isWindowsPod(input)) return [];
+  const problems: string[] = [];
+  const before = new Set(linuxOnlyFields(input));
+  for (const field of linuxOnlyFields(result))
+    if (!before.has(field)) problems.push(`windows pod: ${field} added`);
+  const volumesBefore = new Set((input.spec?.volumes ?? []).map((v) => v.name));
+  for (const volume of result.spec?.volumes ?? [])
+    if (!volumesBefore.has(volume.name)) problems.push(`windows pod: volume ${volume.name} added`);
+  for (const { list, index, container } of containersOf(result)) {
+    const mountsBefore = input.spec?.[list]?.[index]?.volumeMounts?.length ?? 0;
+    if ((container.volumeMounts ?? []).length > mountsBefore)
+      problems.push(`windows pod: mount added to ${container.name}`);
+  }
+  const runAsNonRootForPod = policy !== undefined && !policy.disabledControls.has('run-as-non-root');
+  if (runAsNonRootForPod && before.size === 0 && result.spec?.os?.name !== 'windows')
+    problems.push(`windows pod without Linux-only fields left without spec.os.name windows`);
+  return problems;
+}
 
 /**
  * What the API server would reject in `result` that `input` did not already contain. Returns readable
@@ -199,22 +215,10 @@ function apiProblems(input: Pod, result: Pod): string[] {
     }
   }
 
-  if (result.spec?.os?.name === 'windows') {
-    const podBefore = input.spec?.securityContext ?? {};
-    const podAfter = result.spec.securityContext ?? {};
-    for (const field of LINUX_ONLY_POD_FIELDS) {
-      if (podBefore[field] === undefined && podAfter[field] !== undefined)
-        problems.push(`windows pod: securityContext.${field} added`);
-    }
-    for (const { container } of containersOf(result)) {
-      const before = byName(input, container.name)?.securityContext ?? {};
-      const after = container.securityContext ?? {};
-      for (const field of LINUX_ONLY_CONTAINER_FIELDS) {
-        if (before[field] === undefined && after[field] !== undefined)
-          problems.push(`windows pod: container ${container.name} securityContext.${field} added`);
-      }
-    }
-  }
+  // With spec.os.name windows the API validates the whole pod as Windows, whoever set the name.
+  if (result.spec?.os?.name === 'windows')
+    for (const field of linuxOnlyFields(result)) problems.push(`windows pod: ${field} set`);
+  problems.push(...windowsProblems(input, result));
   return problems;
 }
 
@@ -269,12 +273,16 @@ function unstartable(input: Pod, result: Pod): string[] {
 function explicitInsecureValues(pod: Pod, policy: ResolvedPolicy): string[] {
   const found: string[] = [];
   const spec = pod.spec;
-  if (spec?.os?.name === 'windows') found.push('windows');
+  // Only spec.os.name makes Pod Security judge a pod as Windows; it cannot be filled next to these.
+  if (isWindowsPod(pod) && spec?.os?.name !== 'windows' && linuxOnlyFields(pod).length > 0)
+    found.push('Windows by selector with Linux-only fields');
   if (spec?.hostNetwork === true) found.push('hostNetwork');
   const podContext = spec?.securityContext;
   if (podContext?.runAsNonRoot === false) found.push('pod runAsNonRoot false');
   if (podContext?.runAsUser === 0) found.push('pod runAsUser 0');
   if (podContext?.seccompProfile?.type === 'Unconfined') found.push('pod seccomp Unconfined');
+  if (podContext?.windowsOptions?.runAsUserName === 'ContainerAdministrator')
+    found.push('pod ContainerAdministrator');
   for (const { container } of containersOf(pod)) {
     const sc = container.securityContext;
     if (sc?.privileged === true) found.push(`${container.name} privileged`);
@@ -284,6 +292,8 @@ function explicitInsecureValues(pod: Pod, policy: ResolvedPolicy): string[] {
     if ((sc?.capabilities?.add ?? []).some((c) => c !== 'NET_BIND_SERVICE'))
       found.push(`${container.name} capabilities.add`);
     if (sc?.seccompProfile?.type === 'Unconfined') found.push(`${container.name} seccomp Unconfined`);
+    if (sc?.windowsOptions?.runAsUserName === 'ContainerAdministrator')
+      found.push(`${container.name} ContainerAdministrator`);
   }
   // Opt-outs that reach something: a whole control, or a container the pod really has.
   if (policy.disabledControls.size > 0) found.push('opt-out');
@@ -332,6 +342,7 @@ function controlledValues(pod: Pod, name: string, control: ControlId): unknown {
         sc?.runAsNonRoot ?? podContext?.runAsNonRoot,
         sc?.runAsUser ?? podContext?.runAsUser,
         sc?.runAsGroup ?? podContext?.runAsGroup,
+        sc?.windowsOptions?.runAsUserName ?? podContext?.windowsOptions?.runAsUserName,
         podContext?.fsGroup,
         podContext?.fsGroupChangePolicy,
       ];
@@ -508,7 +519,7 @@ function writablePathProblems(input: Pod, result: Pod, policy: ResolvedPolicy): 
   const pathsForVolume = new Map<string, Set<string>>();
   for (const { list, index, container } of containersOf(result)) {
     const rofsOn =
-      result.spec?.os?.name !== 'windows' &&
+      !isWindowsPod(result) &&
       container.securityContext?.readOnlyRootFilesystem === true &&
       isControlEnabled(policy, 'read-only-root-filesystem', container.name);
     const before = input.spec?.[list]?.[index]?.volumeMounts?.length ?? 0;
@@ -798,5 +809,35 @@ describe('engine/harden properties (generated pods)', () => {
       RUNS,
     );
     expect(exercised, 'opt-outs naming the injected container').to.be.greaterThan(10);
+  });
+
+  it('13. gives a pod marked Windows by any signal no Linux-only field, and spec.os.name when it can', () => {
+    const signals = new Map<string, number>();
+    fc.assert(
+      fc.property(podArb, (pod) => {
+        if (!isWindowsPod(pod)) return;
+        const spec = pod.spec!;
+        const signal =
+          spec.os?.name === 'windows'
+            ? 'os.name'
+            : spec.nodeSelector?.['kubernetes.io/os'] === 'windows'
+              ? 'nodeSelector'
+              : spec.nodeSelector?.['beta.kubernetes.io/os'] === 'windows'
+                ? 'beta nodeSelector'
+                : 'affinity';
+        const kind = linuxOnlyFields(pod).length > 0 ? `${signal} with Linux-only fields` : signal;
+        signals.set(kind, (signals.get(kind) ?? 0) + 1);
+        const { policy, result } = hardenPod(pod);
+        none(windowsProblems(pod, result.draft, policy), 'Windows pod');
+      }),
+      RUNS,
+    );
+    for (const kind of ['os.name', 'nodeSelector', 'beta nodeSelector', 'affinity']) {
+      expect(signals.get(kind) ?? 0, `Windows pods generated by ${kind}`).to.be.greaterThan(5);
+    }
+    expect(
+      [...signals].filter(([kind]) => kind.endsWith('Linux-only fields')).reduce((n, [, c]) => n + c, 0),
+      'selector-only Windows pods with Linux-only fields',
+    ).to.be.greaterThan(5);
   });
 });

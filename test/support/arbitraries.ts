@@ -10,12 +10,13 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { CONTROL_IDS } from '../../src/engine/controls/ids.js';
-import type {
-  Container,
-  Pod,
-  PodSecurityContext,
-  SecurityContext,
-  Volume,
+import {
+  isWindowsPod,
+  type Container,
+  type Pod,
+  type PodSecurityContext,
+  type SecurityContext,
+  type Volume,
 } from '../../src/engine/pod/model.js';
 import { compareQuantityText } from '../../src/engine/pod/quantity.js';
 
@@ -305,6 +306,50 @@ const annotationSpecArb: fc.Arbitrary<AnnotationSpec> = fc.record({
 
 type MetadataShape = 'none' | 'no-annotations' | 'empty-annotations' | 'annotations';
 
+/**
+ * How the pod picks its nodes' OS besides `spec.os`: the nodeSelector labels (a RuntimeClass's
+ * `scheduling.nodeSelector` arrives merged into the nodeSelector, so it looks the same), or a required
+ * node affinity whose every term requires the OS label In [windows].
+ */
+export const OS_SELECTORS = [
+  'windows-node-selector',
+  'windows-beta-node-selector',
+  'windows-affinity',
+  'linux-node-selector',
+] as const;
+export type OsSelector = (typeof OS_SELECTORS)[number];
+
+function applyOsSelector(spec: NonNullable<Pod['spec']>, selector: OsSelector): void {
+  switch (selector) {
+    case 'windows-node-selector':
+      spec.nodeSelector = { 'kubernetes.io/os': 'windows' };
+      return;
+    case 'windows-beta-node-selector':
+      spec.nodeSelector = { 'beta.kubernetes.io/os': 'windows', 'example.com/pool': 'win' };
+      return;
+    case 'linux-node-selector':
+      spec.nodeSelector = { 'kubernetes.io/os': 'linux' };
+      return;
+    case 'windows-affinity':
+      spec.affinity = {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['windows'] }] },
+              {
+                matchExpressions: [
+                  { key: 'beta.kubernetes.io/os', operator: 'In', values: ['windows'] },
+                  { key: 'example.com/pool', operator: 'In', values: ['win'] },
+                ],
+              },
+            ],
+          },
+        },
+      };
+      return;
+  }
+}
+
 export interface PodSpecInput {
   /** False: every explicit insecure value is removed (see withoutInsecureValues), and no hostNetwork. */
   readonly insecure: boolean;
@@ -315,6 +360,12 @@ export interface PodSpecInput {
   readonly podSecurityContext: PodSecurityContext | undefined;
   readonly podWindowsUser: string | undefined;
   readonly os: 'linux' | 'windows' | undefined;
+  readonly osSelector: OsSelector | undefined;
+  /**
+   * A pod that only its selector marks as Windows keeps Linux-only fields anyway (a Linux template
+   * with a Windows nodeSelector): valid without `spec.os`, which the engine then must not fill.
+   */
+  readonly linuxFieldsOnWindows: boolean;
   readonly hostNetwork: boolean;
   readonly podResources: boolean;
   readonly metadata: MetadataShape;
@@ -341,6 +392,16 @@ const podInputArb: fc.Arbitrary<PodSpecInput> = fc.record({
     { weight: 5, arbitrary: fc.constant(undefined) },
     { weight: 1, arbitrary: fc.constant('linux' as const) },
     { weight: 2, arbitrary: fc.constant('windows' as const) },
+  ),
+  osSelector: fc.oneof(
+    { withCrossShrink: true },
+    { weight: 4, arbitrary: fc.constant(undefined) },
+    { weight: 3, arbitrary: fc.constantFrom(...OS_SELECTORS) },
+  ),
+  linuxFieldsOnWindows: fc.oneof(
+    { withCrossShrink: true },
+    { weight: 3, arbitrary: fc.constant(false) },
+    { weight: 1, arbitrary: fc.constant(true) },
   ),
   hostNetwork: fc.oneof(
     { withCrossShrink: true },
@@ -426,7 +487,10 @@ function buildAnnotations(spec: AnnotationSpec, containerNames: readonly string[
 }
 
 export function buildPod(input: PodSpecInput): Pod {
-  const windows = input.os === 'windows';
+  const windowsBySelector =
+    input.os === undefined && input.osSelector !== undefined && input.osSelector !== 'linux-node-selector';
+  // Only what the API allows on Windows, unless a selector-only Windows pod keeps its Linux fields.
+  const windows = input.os === 'windows' || (windowsBySelector && !input.linuxFieldsOnWindows);
   const volumes = input.volumes.map(buildVolume);
   const initNames = input.names.slice(0, input.initContainers.length);
   const mainNames = input.names.slice(
@@ -444,8 +508,10 @@ export function buildPod(input: PodSpecInput): Pod {
   if (initContainers.length > 0) spec.initContainers = initContainers;
   if (volumes.length > 0) spec.volumes = volumes;
   if (input.os !== undefined) spec.os = { name: input.os };
+  if (input.osSelector !== undefined) applyOsSelector(spec, input.osSelector);
   if (input.hostNetwork && input.insecure && !windows) spec.hostNetwork = true;
-  if (input.podResources) spec.resources = { limits: { cpu: '2', memory: '1Gi' } };
+  // The API forbids pod-level resources on a pod whose spec.os.name is windows.
+  if (input.podResources && input.os !== 'windows') spec.resources = { limits: { cpu: '2', memory: '1Gi' } };
   if (input.podSecurityContext !== undefined) {
     const psc = input.podSecurityContext;
     if (windows) {
@@ -499,7 +565,7 @@ export function ephemeralContainerArb(name: string): fc.Arbitrary<(pod: Pod) => 
   return fc.record({ security: containerSecurityArb, target: fc.boolean() }).map(({ security, target }) => {
     const make = (pod: Pod): Container => {
       const container: Container = { name, image: 'busybox:1.36', stdin: true, tty: true };
-      const sc = securityContextFor(security, pod.spec?.os?.name === 'windows');
+      const sc = securityContextFor(security, isWindowsPod(pod));
       if (sc !== undefined) container.securityContext = sc;
       const first = pod.spec?.containers[0]?.name;
       if (target && first !== undefined) {
@@ -540,7 +606,7 @@ export function injectedContainerArb(name: string): fc.Arbitrary<(pod: Pod) => I
         const copy = structuredClone(pod);
         const spec = copy.spec!;
         const container: Container = { name, image: `registry.example/${name}:1` };
-        const sc = securityContextFor(security, spec.os?.name === 'windows');
+        const sc = securityContextFor(security, isWindowsPod(copy));
         if (sc !== undefined) container.securityContext = JSON.parse(JSON.stringify(sc)) as SecurityContext;
         if (position === 'containers-end') {
           spec.containers.push(container);

@@ -29,6 +29,24 @@ export function violationWarnings(violations: readonly Violation[]): string[] {
 }
 
 /**
+ * A pod that only its nodeSelector or required node affinity marks as Windows and that still has no
+ * `spec.os.name` after the pass. Pod Security exempts Windows pods from its Linux-only checks by that
+ * field alone, so it judges this one as Linux. `linuxOnly` are the fields that kept the webhook from
+ * filling it (the API forbids them on Windows); empty when run-as-non-root is off for the whole pod.
+ */
+export function windowsJudgedAsLinuxWarning(linuxOnly: readonly string[]): string {
+  // One field named, so that even a long pointer leaves the line whole.
+  const more = linuxOnly.length > 1 ? ` and ${linuxOnly.length - 1} more` : '';
+  const why =
+    linuxOnly.length > 0
+      ? `the API forbids ${linuxOnly[0] ?? ''}${more} on Windows`
+      : 'run-as-non-root is disabled or opted out for the pod';
+  return warning(
+    `pod: Windows by node selector or affinity, but Pod Security judges it as Linux: spec.os.name not set as ${why}`,
+  );
+}
+
+/**
  * Warn mode: for each control and target, every field that would be set, relative to the target
  * (`securityContext.runAsUser=65532`). A list too long for one warning continues in the next one
  * rather than being cut, so nothing that would change goes unmentioned.

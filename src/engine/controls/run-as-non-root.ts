@@ -17,9 +17,28 @@
  * by the kubelet under runAsNonRoot. It is left alone and reported; then, and when a container opted
  * out of this control, the UID and GID go on each other container instead of the pod.
  *
- * Windows pods: only runAsNonRoot (the API forbids runAsUser, runAsGroup and fsGroup there).
+ * Windows pods (by any signal of isWindowsPod): the API forbids runAsUser, runAsGroup and fsGroup
+ * there, and the non-root user is `windowsOptions.runAsUserName: ContainerUser` (an image built on
+ * servercore runs as ContainerAdministrator, which runAsNonRoot alone would refuse to start). It is
+ * placed exactly as the UID is: on the pod when every target can take it and no container opted out,
+ * otherwise on each startable container that names no user of its own and inherits none. A container
+ * running as ContainerAdministrator is left and reported like UID 0. A hostProcess pod (hardened only
+ * where opt-outs are refused) gets runAsNonRoot alone: ContainerUser is not a host account.
+ *
+ * A pod that is Windows only by its nodeSelector or required node affinity (a RuntimeClass's
+ * `scheduling.nodeSelector` is merged into the nodeSelector before webhooks run) also gets
+ * `spec.os.name: windows`: Pod Security exempts a pod from its Linux-only checks only by that field, and
+ * with it the API validates the pod as Windows. It is filled only when the pod carries none of the
+ * fields the API forbids on Windows (pod/windows.ts), so the result is never rejected; otherwise the
+ * pod is left to be evaluated as Linux, and the review warns. Recorded under this control: it is what
+ * lets the non-root Windows pod through "restricted", which turning this control off for the whole pod
+ * gives up anyway (runAsNonRoot would be missing). A container's opt-out does not hold it back: the
+ * field belongs to the pod and sets nothing on that container, and a reinvocation pass must find it
+ * already set rather than add it because a container was injected. Never in the ephemeral-containers
+ * scope, where the pod level is out of reach.
  */
-import type { Pod } from '../pod/model.js';
+import { isHostProcessPod, type Pod } from '../pod/model.js';
+import { linuxOnlyFields, WINDOWS_NON_ROOT_USER } from '../pod/windows.js';
 import { DraftRecorder, getPath } from './recorder.js';
 import type { Control, ContainerRef, ControlInputs, ControlScope } from './types.js';
 
@@ -37,6 +56,12 @@ function explicitRootReason(pod: Pod, ref: ContainerRef): string | undefined {
   return undefined;
 }
 
+/** The first few entries and how many more: a skip reason stays one short line. */
+function listed(items: readonly string[], shown = 3): string {
+  const head = items.slice(0, shown).join(', ');
+  return items.length > shown ? `${head} and ${items.length - shown} more` : head;
+}
+
 export const runAsNonRoot: Control = {
   id: 'run-as-non-root',
   coversEphemeralContainers: true,
@@ -47,7 +72,8 @@ export const runAsNonRoot: Control = {
   ) {
     const rec = new DraftRecorder('run-as-non-root');
     const spec = draft.spec as object;
-    const inherited = (field: string): unknown => getPath(spec, ['securityContext', field]) ?? undefined;
+    const inherited = (path: readonly string[]): unknown =>
+      getPath(spec, ['securityContext', ...path]) ?? undefined;
 
     const startable: ContainerRef[] = [];
     for (const ref of scope.targets) {
@@ -57,26 +83,43 @@ export const runAsNonRoot: Control = {
     }
     const podWide = scope.podDefaults && startable.length === scope.targets.length;
 
-    const uidFields = [
-      ['runAsUser', runAsUser],
-      ['runAsGroup', runAsGroup],
-    ] as const;
-    const uidOnPod = !scope.windows && podWide && scope.targets.length > 0;
+    // The user a non-root container runs as: a numeric UID and GID on Linux, ContainerUser on Windows.
+    const hostProcess = scope.windows && isHostProcessPod(draft);
+    if (hostProcess && scope.targets.length > 0)
+      rec.skip('pod', `hostProcess pod: ${WINDOWS_NON_ROOT_USER} is not a host account; runAsUserName left`);
+    const userFields: readonly (readonly [readonly string[], unknown])[] = scope.windows
+      ? hostProcess
+        ? []
+        : [[['windowsOptions', 'runAsUserName'], WINDOWS_NON_ROOT_USER]]
+      : [
+          [['runAsUser'], runAsUser],
+          [['runAsGroup'], runAsGroup],
+        ];
+    const userOnPod = podWide && scope.targets.length > 0;
     for (const ref of startable) {
-      const fill = (field: string, value: unknown): void => {
-        if (inherited(field) === undefined)
-          rec.fill(ref.container, ref.pointer, ['securityContext', field], value, ref.name);
+      const fill = (path: readonly string[], value: unknown): void => {
+        if (inherited(path) === undefined)
+          rec.fill(ref.container, ref.pointer, ['securityContext', ...path], value, ref.name);
       };
-      fill('runAsNonRoot', true);
-      if (!scope.windows && !uidOnPod) for (const [field, value] of uidFields) fill(field, value);
+      fill(['runAsNonRoot'], true);
+      if (!userOnPod) for (const [path, value] of userFields) fill(path, value);
     }
-    if (uidOnPod)
-      for (const [field, value] of uidFields) rec.fill(spec, POD, ['securityContext', field], value, 'pod');
+    if (userOnPod)
+      for (const [path, value] of userFields) rec.fill(spec, POD, ['securityContext', ...path], value, 'pod');
 
     // fsGroup changes volume ownership for every container, so a container that opted out keeps it off.
     if (scope.podDefaults && !scope.windows && scope.targets.length > 0) {
       rec.fill(spec, POD, ['securityContext', 'fsGroup'], fsGroup, 'pod');
       rec.fill(spec, POD, ['securityContext', 'fsGroupChangePolicy'], 'OnRootMismatch', 'pod');
+    }
+
+    // A Windows pod that only its scheduling marks: say so where Pod Security and the API look. Not
+    // tied to the targets: a reinvocation pass must not add it because a container was injected.
+    const osName = getPath(spec, ['os', 'name']) ?? undefined;
+    if (scope.windows && scope.podLevel && osName === undefined) {
+      const linuxOnly = linuxOnlyFields(draft);
+      if (linuxOnly.length === 0) rec.fill(spec, POD, ['os', 'name'], 'windows', 'pod');
+      else rec.skip('pod', `spec.os.name left unset: the API forbids on Windows ${listed(linuxOnly)}`);
     }
     return rec.result();
   },

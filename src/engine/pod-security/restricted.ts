@@ -4,7 +4,7 @@
  * the webhook deliberately left (an explicit insecure value or an opt-out), and becomes a warning.
  */
 import type { ContainerRef } from '../controls/types.js';
-import { isWindowsPod, type Pod } from '../pod/model.js';
+import type { Pod } from '../pod/model.js';
 
 export interface Violation {
   /** Stable check id, usable as a metric label. */
@@ -43,7 +43,9 @@ export function checkRestricted(
   };
   const spec = pod.spec;
   const podContext = spec?.securityContext;
-  const windows = isWindowsPod(pod);
+  // Pod Security exempts a pod from its Linux-only checks by `spec.os.name` alone, never by its node
+  // selector or affinity: a pod that only its scheduling marks as Windows is judged as Linux.
+  const windows = spec?.os?.name === 'windows';
 
   if (podLevel) {
     for (const field of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {
@@ -94,7 +96,10 @@ export function checkRestricted(
     const nonRoot = sc?.runAsNonRoot;
     if (nonRoot === false) add('run-as-non-root', name, 'runAsNonRoot: false');
     else if (nonRoot === undefined && podContext?.runAsNonRoot !== true) {
-      add('run-as-non-root', name, 'runAsNonRoot unset');
+      // Pod Security does not read the Windows user; the warning names it because it is why.
+      const user = sc?.windowsOptions?.runAsUserName ?? podContext?.windowsOptions?.runAsUserName;
+      const admin = user === 'ContainerAdministrator' ? ' (runs as ContainerAdministrator)' : '';
+      add('run-as-non-root', name, `runAsNonRoot unset${admin}`);
     }
     if (sc?.runAsUser === 0) add('run-as-user', name, 'runAsUser: 0');
   }

@@ -8,9 +8,16 @@ import { decideNamespace } from '../resolve/namespace-decision.js';
 import { resolvePolicy } from '../resolve/resolve.js';
 import { keysFor, type Keys } from '../resolve/keys.js';
 import { auditAnnotations } from '../audit/annotations.js';
-import { boundWarnings, violationWarnings, warning, wouldChangeWarnings } from '../audit/warnings.js';
+import {
+  boundWarnings,
+  violationWarnings,
+  warning,
+  windowsJudgedAsLinuxWarning,
+  wouldChangeWarnings,
+} from '../audit/warnings.js';
 import { harden, newEphemeralContainers } from '../harden/harden.js';
 import { MAX_CONTAINERS_PER_POD } from '../pod/limits.js';
+import { linuxOnlyFields } from '../pod/windows.js';
 import { createRecordSealer, randomSealKeys, type RecordSealer, type SealSubject } from '../record/seal.js';
 
 export type ReviewOutcomeKind = 'patched' | 'unchanged' | 'skipped' | 'warned' | 'audited' | 'denied';
@@ -224,6 +231,9 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       ...claimWarnings.map(warning),
       ...policy.warnings.map(warning),
       ...(mode === 'warn' ? wouldChangeWarnings(result.changes) : []),
+      ...(isCreate && isWindowsPod(result.draft) && result.draft.spec?.os?.name !== 'windows'
+        ? [windowsJudgedAsLinuxWarning(linuxOnlyFields(result.draft))]
+        : []),
       ...violationWarnings(result.violations),
     ];
     if (warnings.length > 0) response.warnings = boundWarnings(warnings);

@@ -8,6 +8,7 @@ import {
   truncate,
   violationWarnings,
   warning,
+  windowsJudgedAsLinuxWarning,
   wouldChangeWarnings,
 } from '../../../src/engine/audit/warnings.js';
 import type { Violation } from '../../../src/engine/pod-security/restricted.js';
@@ -149,4 +150,20 @@ describe('engine/audit/warnings', () => {
       );
     });
   }
+
+  it('windowsJudgedAsLinuxWarning() names a field that kept spec.os.name out, and the count, within one line', () => {
+    const long = '/spec/initContainers/10/securityContext/allowPrivilegeEscalation';
+    const text = windowsJudgedAsLinuxWarning([
+      long,
+      '/spec/securityContext/seccompProfile',
+      '/spec/resources',
+    ]);
+    expect(text).to.match(
+      /^pod-hardener: pod: Windows by node selector or affinity, but Pod Security judges it as Linux/,
+    );
+    expect(text).to.include(`the API forbids ${long} and 2 more on Windows`);
+    expect(text.length).to.be.below(MAX_WARNING_LENGTH);
+    expect(windowsJudgedAsLinuxWarning(['/spec/resources'])).to.include('forbids /spec/resources on Windows');
+    expect(windowsJudgedAsLinuxWarning([])).to.include('run-as-non-root is disabled or opted out');
+  });
 });

@@ -31,6 +31,21 @@ function perContainer(
   }));
 }
 
+const containerUserOnPod = {
+  target: 'pod',
+  path: `${POD_SC}/windowsOptions/runAsUserName`,
+  value: 'ContainerUser',
+};
+const osNameFill = { target: 'pod', path: '/spec/os/name', value: 'windows' };
+
+/** A Windows container's own non-root fill: runAsNonRoot and the ContainerUser user. */
+function windowsPerContainer(target: string, pointer: string) {
+  return [
+    { target, path: `${pointer}/securityContext/runAsNonRoot`, value: true },
+    { target, path: `${pointer}/securityContext/windowsOptions/runAsUserName`, value: 'ContainerUser' },
+  ];
+}
+
 const rows: ControlRow[] = [
   {
     name: 'plain pod: runAsNonRoot on the container, the rest at pod level',
@@ -219,12 +234,12 @@ const rows: ControlRow[] = [
     expectSkips: [{ target: 'debug', reasonIncludes: 'runAsUser: 0' }],
   },
   {
-    name: 'Windows pod: only runAsNonRoot, on the container',
+    name: 'Windows pod: runAsNonRoot on the container, ContainerUser on the pod, no UID fields',
     pod: { spec: { os: { name: 'windows' }, containers: [{ name: 'app' }] } },
-    expectChanges: [podWideFill[0]!],
+    expectChanges: [podWideFill[0]!, containerUserOnPod],
   },
   {
-    name: 'Windows ContainerAdministrator container: others get runAsNonRoot only, no UID fields',
+    name: 'Windows ContainerAdministrator container: the others get runAsNonRoot and ContainerUser each',
     pod: {
       spec: {
         os: { name: 'windows' },
@@ -234,7 +249,7 @@ const rows: ControlRow[] = [
         ],
       },
     },
-    expectChanges: perContainer('app', '/spec/containers/1', ['runAsNonRoot']),
+    expectChanges: windowsPerContainer('app', '/spec/containers/1'),
     expectSkips: [{ target: 'admin', reasonIncludes: 'ContainerAdministrator' }],
   },
   {
@@ -250,12 +265,186 @@ const rows: ControlRow[] = [
     expectSkips: [{ target: 'app', reasonIncludes: 'ContainerAdministrator' }],
   },
   {
-    name: 'Windows ephemeral scope: runAsNonRoot only, on the container',
+    name: 'Windows pod-level user of its own: kept, inherited, only runAsNonRoot added',
+    pod: {
+      spec: {
+        os: { name: 'windows' },
+        securityContext: { windowsOptions: { runAsUserName: 'app-user' } },
+        containers: [{ name: 'app' }],
+      },
+    },
+    expectChanges: [podWideFill[0]!],
+    expectDraftSubset: { spec: { securityContext: { windowsOptions: { runAsUserName: 'app-user' } } } },
+  },
+  {
+    name: 'Windows container naming its own user: kept; the pod level still gets ContainerUser',
+    pod: {
+      spec: {
+        os: { name: 'windows' },
+        containers: [
+          { name: 'app', securityContext: { runAsNonRoot: true, windowsOptions: { runAsUserName: 'svc' } } },
+        ],
+      },
+    },
+    expectChanges: [containerUserOnPod],
+    expectDraftSubset: {
+      spec: { containers: [{ securityContext: { windowsOptions: { runAsUserName: 'svc' } } }] },
+    },
+  },
+  {
+    name: 'Windows opted-out container: ContainerUser on each other container, not on the pod',
+    pod: { spec: { os: { name: 'windows' }, containers: [{ name: 'app' }, { name: 'sidecar' }] } },
+    optedOut: ['sidecar'],
+    expectChanges: windowsPerContainer('app', '/spec/containers/0'),
+    expectSkips: [{ target: 'sidecar', reasonIncludes: 'opted out' }],
+  },
+  {
+    name: 'Windows ephemeral scope: runAsNonRoot and ContainerUser on the new container',
     pod: {
       spec: { os: { name: 'windows' }, containers: [{ name: 'app' }], ephemeralContainers: [{ name: 'd' }] },
     },
     podLevel: false,
-    expectChanges: perContainer('d', '/spec/ephemeralContainers/0', ['runAsNonRoot']),
+    expectChanges: windowsPerContainer('d', '/spec/ephemeralContainers/0'),
+  },
+  {
+    name: 'Windows hostProcess pod: runAsNonRoot only, ContainerUser is no host account',
+    pod: {
+      spec: {
+        os: { name: 'windows' },
+        hostNetwork: true,
+        securityContext: { windowsOptions: { hostProcess: true } },
+        containers: [{ name: 'agent' }],
+      },
+    },
+    expectChanges: perContainer('agent', '/spec/containers/0', ['runAsNonRoot']),
+    expectSkips: [{ target: 'pod', reasonIncludes: 'hostProcess' }],
+  },
+  {
+    name: 'Windows by nodeSelector kubernetes.io/os: the Windows fill, and spec.os.name windows',
+    pod: { spec: { nodeSelector: { 'kubernetes.io/os': 'windows' }, containers: [{ name: 'app' }] } },
+    expectChanges: [podWideFill[0]!, containerUserOnPod, osNameFill],
+  },
+  {
+    name: 'Windows by the legacy beta.kubernetes.io/os nodeSelector: same',
+    pod: { spec: { nodeSelector: { 'beta.kubernetes.io/os': 'windows' }, containers: [{ name: 'app' }] } },
+    expectChanges: [podWideFill[0]!, containerUserOnPod, osNameFill],
+  },
+  {
+    name: 'Windows by required node affinity in every term: same',
+    pod: {
+      spec: {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['windows'] }] },
+                {
+                  matchExpressions: [
+                    { key: 'beta.kubernetes.io/os', operator: 'In', values: ['windows'] },
+                    { key: 'zone', operator: 'In', values: ['a'] },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+        containers: [{ name: 'app' }],
+      },
+    },
+    expectChanges: [podWideFill[0]!, containerUserOnPod, osNameFill],
+  },
+  {
+    name: 'affinity where one term allows any OS: Linux',
+    pod: {
+      spec: {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['windows'] }] },
+                { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] },
+              ],
+            },
+          },
+        },
+        containers: [{ name: 'app' }],
+      },
+    },
+    expectChanges: podWideFill,
+  },
+  {
+    name: 'spec.os.name linux wins over a Windows nodeSelector: Linux',
+    pod: {
+      spec: {
+        os: { name: 'linux' },
+        nodeSelector: { 'kubernetes.io/os': 'windows' },
+        containers: [{ name: 'app' }],
+      },
+    },
+    expectChanges: podWideFill,
+  },
+  {
+    name: 'a Linux nodeSelector: Linux',
+    pod: { spec: { nodeSelector: { 'kubernetes.io/os': 'linux' }, containers: [{ name: 'app' }] } },
+    expectChanges: podWideFill,
+  },
+  {
+    name: 'Windows by nodeSelector with a Linux-only field set: spec.os.name left unset, reported',
+    pod: {
+      spec: {
+        nodeSelector: { 'kubernetes.io/os': 'windows' },
+        securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ name: 'app', securityContext: { capabilities: { drop: ['ALL'] } } }],
+      },
+    },
+    expectChanges: [podWideFill[0]!, containerUserOnPod],
+    expectSkips: [
+      {
+        target: 'pod',
+        reasonIncludes:
+          'spec.os.name left unset: the API forbids on Windows /spec/securityContext/seccompProfile, /spec/containers/0/securityContext/capabilities',
+      },
+    ],
+  },
+  {
+    name: 'Windows by nodeSelector with pod-level resources: spec.os.name left unset (forbidden on Windows)',
+    pod: {
+      spec: {
+        nodeSelector: { 'kubernetes.io/os': 'windows' },
+        resources: { limits: { cpu: '1' } },
+        containers: [{ name: 'app' }],
+      },
+    },
+    expectChanges: [podWideFill[0]!, containerUserOnPod],
+    expectSkips: [{ target: 'pod', reasonIncludes: '/spec/resources' }],
+  },
+  {
+    name: 'Windows by nodeSelector with an opted-out container: spec.os.name still filled',
+    pod: {
+      spec: { nodeSelector: { 'kubernetes.io/os': 'windows' }, containers: [{ name: 'app' }, { name: 'b' }] },
+    },
+    optedOut: ['b'],
+    expectChanges: [...windowsPerContainer('app', '/spec/containers/0'), osNameFill],
+    expectSkips: [{ target: 'b', reasonIncludes: 'opted out' }],
+  },
+  {
+    name: 'Windows by nodeSelector with its only container opted out: spec.os.name still filled, nothing else',
+    pod: { spec: { nodeSelector: { 'kubernetes.io/os': 'windows' }, containers: [{ name: 'app' }] } },
+    optedOut: ['app'],
+    expectChanges: [osNameFill],
+    expectSkips: [{ target: 'app', reasonIncludes: 'opted out' }],
+  },
+  {
+    name: 'Windows by nodeSelector, ephemeral scope: the pod level is out of reach, no spec.os.name',
+    pod: {
+      spec: {
+        nodeSelector: { 'kubernetes.io/os': 'windows' },
+        containers: [{ name: 'app' }],
+        ephemeralContainers: [{ name: 'd' }],
+      },
+    },
+    podLevel: false,
+    expectChanges: windowsPerContainer('d', '/spec/ephemeralContainers/0'),
   },
   {
     name: 'custom UID from the run-as-user annotation; group and fsGroup stay configured',

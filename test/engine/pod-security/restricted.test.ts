@@ -310,9 +310,33 @@ const rows: Row[] = [
     expect: ['run-as-non-root:app'],
   },
   {
+    name: 'Windows: a ContainerAdministrator container fails runAsNonRoot, and the detail says why',
+    pod: {
+      spec: {
+        ...WINDOWS,
+        containers: [
+          { name: 'admin', securityContext: { windowsOptions: { runAsUserName: 'ContainerAdministrator' } } },
+        ],
+      },
+    },
+    expect: ['run-as-non-root:admin'],
+    detailIncludes: 'runAsNonRoot unset (runs as ContainerAdministrator)',
+  },
+  {
     name: 'Windows: host namespaces and privileged are not exempt',
     pod: pod({ spec: { ...WINDOWS, hostNetwork: true }, sc: { privileged: true } }),
     expect: ['host-namespaces:pod', 'privileged:app'],
+  },
+  {
+    name: 'Windows only by its nodeSelector: judged as Linux, as Pod Security does without spec.os.name',
+    pod: {
+      spec: {
+        nodeSelector: { 'kubernetes.io/os': 'windows' },
+        securityContext: { runAsNonRoot: true },
+        containers: [{ name: 'app' }],
+      },
+    },
+    expect: ['allow-privilege-escalation:app', 'capabilities:app', 'seccomp:app'],
   },
   {
     name: 'an os other than windows is judged as Linux',
