@@ -8,7 +8,13 @@ import { decideNamespace } from '../resolve/namespace-decision.js';
 import { resolvePolicy } from '../resolve/resolve.js';
 import { keysFor, type Keys } from '../resolve/keys.js';
 import { auditAnnotations } from '../audit/annotations.js';
-import { boundWarnings, violationWarnings, warning, wouldChangeWarnings } from '../audit/warnings.js';
+import {
+  boundWarnings,
+  startableWarnings,
+  violationWarnings,
+  warning,
+  wouldChangeWarnings,
+} from '../audit/warnings.js';
 import { harden, newEphemeralContainers } from '../harden/harden.js';
 import { MAX_CONTAINERS_PER_POD } from '../pod/limits.js';
 import { createRecordSealer, randomSealKeys, type RecordSealer, type SealSubject } from '../record/seal.js';
@@ -224,6 +230,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       ...claimWarnings.map(warning),
       ...policy.warnings.map(warning),
       ...(mode === 'warn' ? wouldChangeWarnings(result.changes) : []),
+      ...startableWarnings(result.skipped),
       ...violationWarnings(result.violations),
     ];
     if (warnings.length > 0) response.warnings = boundWarnings(warnings);
@@ -237,6 +244,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
     changesByControl,
     violations: result.violations,
     optOuts: policy.optOuts,
+    profiles: result.profiles,
     patched,
     laterPass: recordTrusted,
   });
@@ -258,6 +266,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       violations: [...new Set(result.violations.map((v) => `${v.check}:${v.target}`))],
       skips: result.skipped.map((k) => `${k.control}:${k.target}: ${k.reason}`),
       optOuts: policy.optOuts,
+      ...(result.profiles.length > 0 ? { profiles: result.profiles } : {}),
       ...(refusedSkips.length > 0 ? { refusedSkips } : {}),
       ...(recordTrusted ? { laterPass: true } : {}),
       containers: result.containersInScope,
