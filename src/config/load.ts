@@ -56,6 +56,7 @@ import {
   type ConfigFlagName,
   type Setting,
 } from './sources.js';
+import { checkImageProfiles } from './image-profiles.js';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -118,6 +119,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     ),
     disabledControls: take('disabledControls', controlList, DEFAULT_ENGINE_SETTINGS.disabledControls),
     resources,
+    imageProfiles: checkImageProfiles(
+      settings.get('imageProfiles')?.value,
+      settings.get('imageProfiles')?.origin ?? '',
+      problems,
+    ),
   };
 
   const tlsCertFile = optionalString('tlsCertFile');

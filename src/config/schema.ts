@@ -108,7 +108,10 @@ export type ListKey = (typeof LIST_KEYS)[number];
 
 export type ResourceKey = `resources.${'requests' | 'limits'}.${'cpu' | 'memory'}`;
 
-export type Key = ScalarKey | ListKey | ResourceKey;
+/** File-only keys with a structure of their own (src/config/image-profiles.ts). */
+export type StructuredKey = 'imageProfiles';
+
+export type Key = ScalarKey | ListKey | ResourceKey | StructuredKey;
 
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;

@@ -28,7 +28,12 @@ export type ConfigFlagName = keyof typeof CONFIG_FLAGS | 'config';
 export const CONFIG_FILE_ENV = 'POD_HARDENER_CONFIG';
 
 /** Keys a YAML file may set at its top level. */
-const FILE_KEYS: ReadonlySet<string> = new Set<string>([...SCALAR_KEYS, ...LIST_KEYS, 'resources']);
+const FILE_KEYS: ReadonlySet<string> = new Set<string>([
+  ...SCALAR_KEYS,
+  ...LIST_KEYS,
+  'resources',
+  'imageProfiles',
+]);
 
 export function envVarName(key: string): string {
   return `POD_HARDENER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

@@ -33,6 +33,7 @@ export {
   isMode,
   type DefaultQuantity,
   type EngineSettings,
+  type ImageProfile,
   type Mode,
   type ResourceDefaults,
 } from './resolve/settings.js';
@@ -43,7 +44,11 @@ export {
   type NamespaceSource,
 } from './resolve/namespace.js';
 export { keysFor, type Keys } from './resolve/keys.js';
-export { resolvePolicy, type ResolvedPolicy } from './resolve/resolve.js';
+export { profileForImage, resolvePolicy, type ResolvedPolicy } from './resolve/resolve.js';
+export { imageGlobProblem, matchesImageGlob } from './resolve/image-glob.js';
+export { unsafeWritablePath } from './resolve/writable-paths.js';
+export { normaliseMountPath } from './pod/mount-path.js';
+export { MAX_WRITABLE_PATHS } from './pod/limits.js';
 export {
   MAX_SEAL_AGE_SECONDS,
   createRecordSealer,

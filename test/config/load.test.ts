@@ -495,6 +495,8 @@ describe('config', () => {
           'resources:',
           '  requests: {cpu: 50m, memory: 64Mi}',
           '  limits: {cpu: 1, memory: 1Gi}',
+          'imageProfiles:',
+          '  - {name: nginx, images: ["nginx:*"], runAsUser: 101, writablePaths: [/var/cache/nginx/]}',
           '',
         ].join('\n'),
       );
@@ -507,6 +509,9 @@ describe('config', () => {
         writableVolumeSizeLimit: '64Mi',
         disabledControls: ['read-only-root-filesystem'],
         resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+        imageProfiles: [
+          { name: 'nginx', images: ['nginx:*'], runAsUser: 101, writablePaths: ['/var/cache/nginx'] },
+        ],
       });
     });
 

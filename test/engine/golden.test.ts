@@ -16,7 +16,7 @@ import { LOOKUPS_OFF, type NamespaceInfo } from '../../src/engine/resolve/namesp
 import { reviewAdmission } from '../../src/engine/review/review.js';
 import { admissionReview } from '../support/admission-review.js';
 import { parseAdmissionReview } from '../../src/engine/review/envelope.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
+import { DEFAULT_ENGINE_SETTINGS, type ImageProfile } from '../../src/engine/resolve/settings.js';
 import { keysFor } from '../../src/engine/resolve/keys.js';
 import type { Pod } from '../../src/engine/pod/model.js';
 import { staticNamespaces } from '../support/namespaces.js';
@@ -39,6 +39,8 @@ interface FixtureInput {
    * the harness seals it as that pass would have. Without it, a record in the input is the author's.
    */
   sealedRecord?: boolean;
+  /** The configuration's imageProfiles for this case; none otherwise, as by default. */
+  imageProfiles?: ImageProfile[];
 }
 
 /** Seals the record the input carries, the way our first pass of the same request would have. */
@@ -84,7 +86,7 @@ async function run(input: FixtureInput): Promise<Record<string, unknown>> {
   );
   if ('error' in parsed) throw new Error(parsed.error);
   const result = await reviewAdmission(parsed.review, {
-    settings: DEFAULT_ENGINE_SETTINGS,
+    settings: { ...DEFAULT_ENGINE_SETTINGS, imageProfiles: input.imageProfiles ?? [] },
     namespaces,
     sealer: TEST_SEALER,
     now: testNow,

@@ -17,7 +17,11 @@ import { LOOKUPS_OFF } from '../../src/engine/resolve/namespace.js';
 import { checkRestricted } from '../../src/engine/pod-security/restricted.js';
 import type { SealSubject } from '../../src/engine/record/seal.js';
 import { reviewAdmission } from '../../src/engine/review/review.js';
-import { DEFAULT_ENGINE_SETTINGS } from '../../src/engine/resolve/settings.js';
+import {
+  DEFAULT_ENGINE_SETTINGS,
+  type EngineSettings,
+  type ImageProfile,
+} from '../../src/engine/resolve/settings.js';
 import {
   CONTAINER_LISTS,
   isWindowsPod,
@@ -839,5 +843,149 @@ describe('engine/harden properties (generated pods)', () => {
       [...signals].filter(([kind]) => kind.endsWith('Linux-only fields')).reduce((n, [, c]) => n + c, 0),
       'selector-only Windows pods with Linux-only fields',
     ).to.be.greaterThan(5);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Image profiles: random profiles over the generated pods' images (registry.example/<name>:1 and
+// busybox:1.36).
+
+const PROFILE_GLOBS = [
+  'registry.example/*:*',
+  'registry.example/*',
+  'registry.example/c*:1',
+  'registry.example/?*:1',
+  'registry.example/i*:*',
+  'busybox:*',
+  'busybox',
+  'elsewhere/*:*',
+];
+
+const quantityArb = fc.constantFrom('50m', '250m', '1', '3', '64Mi', '256Mi', '1Gi', '4Gi');
+
+const profileArb: fc.Arbitrary<ImageProfile> = fc
+  .record({
+    images: fc.subarray(PROFILE_GLOBS, { minLength: 1, maxLength: 3 }),
+    runAsUser: fc.option(fc.integer({ min: 1, max: 70000 })),
+    runAsGroup: fc.option(fc.integer({ min: 1, max: 70000 })),
+    runAsRoot: fc.boolean(),
+    writablePaths: fc.subarray(['/var/cache/app', '/var/run', '/data', '/tmp', '/srv/uploads']),
+    keepCapabilities: fc.subarray(['NET_BIND_SERVICE', 'CHOWN', 'SYS_ADMIN']),
+    skipControls: fc.subarray([...CONTROL_IDS], { maxLength: 2 }),
+    requestCpu: fc.option(fc.constantFrom('50m', '250m', '1')),
+    requestMemory: fc.option(fc.constantFrom('64Mi', '256Mi', '1Gi')),
+    limitCpu: fc.option(quantityArb.filter((q) => !q.endsWith('i'))),
+    limitMemory: fc.option(fc.constantFrom('256Mi', '1Gi', '4Gi')),
+  })
+  .map((r) => {
+    const requests: { cpu?: string; memory?: string } = {};
+    const limits: { cpu?: string; memory?: string } = {};
+    if (r.requestCpu !== null) requests.cpu = r.requestCpu;
+    if (r.requestMemory !== null) requests.memory = r.requestMemory;
+    if (r.limitCpu !== null && (r.requestCpu === null || compareQuantityText(r.requestCpu, r.limitCpu)! <= 0))
+      limits.cpu = r.limitCpu;
+    if (
+      r.limitMemory !== null &&
+      (r.requestMemory === null || compareQuantityText(r.requestMemory, r.limitMemory)! <= 0)
+    )
+      limits.memory = r.limitMemory;
+    return {
+      name: '',
+      images: r.images,
+      // Validation refuses runAsRoot with a UID or GID, as it does here.
+      ...(r.runAsRoot ? { runAsRoot: true } : {}),
+      ...(!r.runAsRoot && r.runAsUser !== null ? { runAsUser: r.runAsUser } : {}),
+      ...(!r.runAsRoot && r.runAsGroup !== null ? { runAsGroup: r.runAsGroup } : {}),
+      writablePaths: r.writablePaths,
+      keepCapabilities: r.keepCapabilities,
+      skipControls: r.skipControls,
+      resources: { requests, limits },
+    };
+  });
+
+const profilesArb = fc
+  .array(profileArb, { minLength: 1, maxLength: 4 })
+  .map((profiles) => profiles.map((profile, i) => ({ ...profile, name: `p${i}` })));
+
+function hardenWith(pod: Pod, settings: EngineSettings): { policy: ResolvedPolicy; result: HardenResult } {
+  const resolution = resolvePolicy(
+    settings,
+    { mode: 'enforce', allowOptOut: true, warnings: [] },
+    pod,
+    recordTrusted(pod),
+  );
+  fc.pre(!resolution.skipPod);
+  if (resolution.skipPod) throw new Error('unreachable');
+  const sealRecord = (changes: string, optOuts: string | undefined): string =>
+    TEST_SEALER.seal(sealSubject(pod, changes, optOuts), TEST_NOW_MS);
+  return { policy: resolution.policy, result: harden(pod, resolution.policy, { sealRecord }) };
+}
+
+describe('engine/harden properties with random image profiles', () => {
+  it('P1. a second pass changes nothing, and the first overwrote nothing that was set', () => {
+    let profiled = 0;
+    fc.assert(
+      fc.property(podArb, profilesArb, (pod, imageProfiles) => {
+        const settings = { ...DEFAULT_ENGINE_SETTINGS, imageProfiles };
+        const { policy, result } = hardenWith(pod, settings);
+        if (policy.profiles.size > 0) profiled++;
+        const applied = applyAsApiServer(pod, result.patch);
+        expect(applied, 'patch yields the draft').to.deep.equal(result.draft);
+        none(overwrites(pod, result.draft), 'overwritten');
+        none(apiProblems(pod, result.draft), 'the API server would reject');
+        none(unstartable(pod, result.draft), 'cannot start');
+        none(auditProblems(result), 'audit record');
+        const { result: again } = hardenWith(result.draft, settings);
+        none(describeOps(again.patch), 'second patch');
+        none(
+          again.changes.map((c) => `${c.control} ${c.path}`),
+          'second changes',
+        );
+      }),
+      RUNS,
+    );
+    expect(profiled, 'pods a profile applied to').to.be.greaterThan(100);
+  });
+
+  it('P2. what a profile or an annotation chose holds: annotations win, runAsRoot is never put under runAsNonRoot, skipped controls add nothing', () => {
+    fc.assert(
+      fc.property(podArb, profilesArb, (pod, imageProfiles) => {
+        const settings = { ...DEFAULT_ENGINE_SETTINGS, imageProfiles };
+        const { policy, result } = hardenWith(pod, settings);
+        const problems: string[] = [];
+        const changed = new Map(result.changes.map((c) => [c.path, c]));
+        for (const ref of visitContainers(result.draft)) {
+          const profile = policy.profiles.get(ref.pointer);
+          if (profile === undefined) continue;
+          const where = `${ref.name} (${profile.name})`;
+          const runAsUserPath = `${ref.pointer}/securityContext/runAsUser`;
+          const nonRootPath = `${ref.pointer}/securityContext/runAsNonRoot`;
+          // The annotation's UID, never the profile's, wherever the UID went.
+          if (policy.runAsUserFromAnnotation)
+            for (const change of result.changes)
+              if (change.path.endsWith('/runAsUser') && change.profile !== undefined)
+                problems.push(`${where}: profile UID ${String(change.value)} over the annotation`);
+          const skipped = new Set(profile.skipControls ?? []);
+          if (
+            profile.runAsRoot === true &&
+            !policy.runAsUserFromAnnotation &&
+            !skipped.has('run-as-non-root')
+          ) {
+            if (changed.has(nonRootPath)) problems.push(`${where}: runAsNonRoot set on a root image`);
+            if (changed.has(runAsUserPath)) problems.push(`${where}: runAsUser set on a root image`);
+          }
+          for (const control of skipped)
+            for (const change of result.changes)
+              if (change.control === control && change.target === ref.name)
+                problems.push(`${where}: skips ${control} yet ${change.path} was set`);
+          // Every value named after a profile is that container's profile's.
+          for (const change of result.changes)
+            if (change.target === ref.name && change.profile !== undefined && change.profile !== profile.name)
+              problems.push(`${where}: ${change.path} named ${change.profile}`);
+        }
+        none(problems, 'profile choices');
+      }),
+      RUNS,
+    );
   });
 });

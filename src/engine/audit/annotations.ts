@@ -13,6 +13,8 @@ export interface AuditSummary {
   readonly changesByControl: Readonly<Partial<Record<ControlId, number>>>;
   readonly violations: readonly Violation[];
   readonly optOuts: readonly string[];
+  /** `container=profile` for every container an image profile applied to. */
+  readonly profiles?: readonly string[];
   readonly patched: boolean;
   /** A CREATE whose pod already carries our changes record: normally the reinvocation pass. */
   readonly laterPass: boolean;
@@ -59,6 +61,9 @@ function firstPassAuditAnnotations(summary: AuditSummary): Record<string, string
   }
   if (summary.optOuts.length > 0) {
     result['opt-outs'] = truncate(summary.optOuts.join(','), MAX_AUDIT_VALUE_LENGTH);
+  }
+  if (summary.profiles !== undefined && summary.profiles.length > 0) {
+    result['profiles'] = truncate(summary.profiles.join(','), MAX_AUDIT_VALUE_LENGTH);
   }
   return result;
 }

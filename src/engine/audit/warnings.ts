@@ -2,7 +2,7 @@
  * The admission warnings kubectl prints: what warn mode would change, the Pod Security violations left
  * in place and the problems with annotations, each printable, bounded and capped in number.
  */
-import type { Change } from '../controls/types.js';
+import type { Change, Skip } from '../controls/types.js';
 import type { Violation } from '../pod-security/restricted.js';
 
 /** The API server truncates longer warnings. */
@@ -26,6 +26,17 @@ export function violationWarnings(violations: readonly Violation[]): string[] {
       `${v.target === 'pod' ? 'pod' : `container ${JSON.stringify(v.target)}`}: ${v.detail} left in place (fails Pod Security "restricted", check ${v.check})`,
     ),
   );
+}
+
+/** One warning per default left out because it would have stopped the container from starting. */
+export function startableWarnings(skipped: readonly Skip[]): string[] {
+  return skipped
+    .filter((skip) => skip.keepsStartable === true)
+    .map((skip) =>
+      warning(
+        `${skip.target === 'pod' ? 'pod' : `container ${JSON.stringify(skip.target)}`}: ${skip.control}: ${skip.reason}`,
+      ),
+    );
 }
 
 /**

@@ -9,6 +9,10 @@
  * Ephemeral containers are never covered: the API forbids resources on them. A pod with pod-level
  * `spec.resources` is skipped: its owner budgets the pod as a whole, and container values we invent
  * could exceed that budget.
+ *
+ * An image profile may declare the least a container needs (`resourceMinimums`). A default below it
+ * would starve or OOM-kill the container, so it is left out, recorded and warned about: a default
+ * limit below the profile's limit or request, a default request below the profile's request.
  */
 import { compareQuantityText } from '../pod/quantity.js';
 import type { Pod } from '../pod/model.js';
@@ -20,7 +24,11 @@ const RESOURCES = ['cpu', 'memory'] as const;
 export const defaultResources: Control = {
   id: 'default-resources',
   coversEphemeralContainers: false,
-  apply(draft: Pod, scope: ControlScope, { resources: defaults }: Pick<ControlInputs, 'resources'>) {
+  apply(
+    draft: Pod,
+    scope: ControlScope,
+    { resources: defaults, resourceMinimums }: Pick<ControlInputs, 'resources' | 'resourceMinimums'>,
+  ) {
     const rec = new DraftRecorder('default-resources');
     if (draft.spec?.resources) {
       for (const ref of scope.targets)
@@ -28,6 +36,26 @@ export const defaultResources: Control = {
       return rec.result();
     }
     for (const ref of scope.targets) {
+      const minimums = resourceMinimums.get(ref.pointer);
+      /** Why a default is below what the profile declares, or undefined when it is not. */
+      const belowProfile = (kind: 'limit' | 'request', value: unknown, resource: 'cpu' | 'memory') => {
+        if (minimums === undefined) return undefined;
+        const declared =
+          kind === 'request'
+            ? [minimums.requests[resource]]
+            : [minimums.limits[resource], minimums.requests[resource]];
+        for (const minimum of declared) {
+          if (minimum === undefined || (compareQuantityText(value, minimum) ?? 0) >= 0) continue;
+          return (
+            `default ${resource} ${kind} ${String(value)} is below the ${minimum} image profile ` +
+            `${minimums.profile} declares; left unset so the container can run`
+          );
+        }
+        return undefined;
+      };
+      const skipBelow = (reason: string): void => {
+        rec.skip(ref.name, reason, { profile: minimums?.profile ?? '', keepsStartable: true });
+      };
       for (const resource of RESOURCES) {
         const request = getPath(ref.container, ['resources', 'requests', resource]) ?? undefined;
         const limit = getPath(ref.container, ['resources', 'limits', resource]) ?? undefined;
@@ -44,8 +72,11 @@ export const defaultResources: Control = {
             }
             if (order > 0) value = request;
           }
-          rec.fill(ref.container, ref.pointer, ['resources', 'limits', resource], value, ref.name);
-          limitAfter = value;
+          const below = belowProfile('limit', value, resource);
+          if (below === undefined) {
+            rec.fill(ref.container, ref.pointer, ['resources', 'limits', resource], value, ref.name);
+            limitAfter = value;
+          } else skipBelow(below);
         }
 
         const defaultRequest = defaults.requests[resource];
@@ -59,7 +90,10 @@ export const defaultResources: Control = {
             }
             if (order > 0) value = limitAfter;
           }
-          rec.fill(ref.container, ref.pointer, ['resources', 'requests', resource], value, ref.name);
+          const below = belowProfile('request', value, resource);
+          if (below === undefined)
+            rec.fill(ref.container, ref.pointer, ['resources', 'requests', resource], value, ref.name);
+          else skipBelow(below);
         }
       }
     }

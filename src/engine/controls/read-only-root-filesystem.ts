@@ -14,6 +14,9 @@
  * Ephemeral containers cannot add volumes (the pod spec is immutable), so they mount the existing
  * volume when the pod has one, and are reported otherwise.
  *
+ * A container whose image profile lists `writablePaths` gets those too (after the pod's), recorded
+ * with the profile's name, and so does the volume a profile's path adds.
+ *
  * Windows pods: skipped (the API forbids readOnlyRootFilesystem there).
  */
 import { createHash } from 'node:crypto';
@@ -55,7 +58,8 @@ export const readOnlyRootFilesystem: Control = {
     {
       writablePaths,
       writableVolumeSizeLimit,
-    }: Pick<ControlInputs, 'writablePaths' | 'writableVolumeSizeLimit'>,
+      profileWritablePaths,
+    }: Pick<ControlInputs, 'writablePaths' | 'writableVolumeSizeLimit' | 'profileWritablePaths'>,
   ) {
     const rec = new DraftRecorder('read-only-root-filesystem');
     const spec = draft.spec as object & { volumes?: Volume[] };
@@ -65,7 +69,7 @@ export const readOnlyRootFilesystem: Control = {
     for (const volume of spec.volumes ?? [])
       if (!volumesByName.has(volume.name)) volumesByName.set(volume.name, volume);
 
-    const volumeFor = (path: string): string | undefined => {
+    const volumeFor = (path: string, profile: string | undefined): string | undefined => {
       if (chosenVolume.has(path)) return chosenVolume.get(path);
       const base = volumeBaseName(path);
       let name: string | undefined;
@@ -82,7 +86,7 @@ export const readOnlyRootFilesystem: Control = {
             name: candidate,
             emptyDir: { sizeLimit: writableVolumeSizeLimit },
           };
-          rec.append(spec, '/spec', ['volumes'], volume, 'pod');
+          rec.append(spec, '/spec', ['volumes'], volume, 'pod', profile);
           volumesByName.set(candidate, volume);
           name = candidate;
         }
@@ -105,14 +109,18 @@ export const readOnlyRootFilesystem: Control = {
       const mounted = new Set(
         (ref.container.volumeMounts ?? []).map((m) => normaliseMountPath(m.mountPath) ?? m.mountPath),
       );
-      for (const path of writablePaths) {
+      const fromProfile = profileWritablePaths.get(ref.pointer);
+      const paths: [string, string | undefined][] = writablePaths.map((path) => [path, undefined]);
+      for (const path of fromProfile?.value ?? []) paths.push([path, fromProfile?.profile]);
+      for (const [path, profile] of paths) {
         if (mounted.has(path)) continue;
-        const volume = volumeFor(path);
+        const volume = volumeFor(path, profile);
         if (volume === undefined) {
           rec.skip(ref.name, `no writable volume for ${path}: volumes cannot be added to a running pod`);
           continue;
         }
-        rec.append(ref.container, ref.pointer, ['volumeMounts'], { name: volume, mountPath: path }, ref.name);
+        const mount = { name: volume, mountPath: path };
+        rec.append(ref.container, ref.pointer, ['volumeMounts'], mount, ref.name, profile);
       }
     }
     return rec.result();

@@ -33,7 +33,14 @@ export class DraftRecorder {
   constructor(private readonly control: ControlId) {}
 
   /** Sets `root.keys...` if absent (undefined or null); returns whether it did. */
-  fill(root: object, rootPointer: string, keys: readonly string[], value: unknown, target: Target): boolean {
+  fill(
+    root: object,
+    rootPointer: string,
+    keys: readonly string[],
+    value: unknown,
+    target: Target,
+    profile?: string,
+  ): boolean {
     const existing = getPath(root, keys);
     if (existing !== undefined && existing !== null) return false;
     let parent = root as JsonObject;
@@ -54,12 +61,20 @@ export class DraftRecorder {
       target,
       path: pointerOf(rootPointer, ...keys),
       value: cloneJson(value),
+      ...(profile === undefined ? {} : { profile }),
     });
     return true;
   }
 
   /** Appends to the array at `root.keys...`, creating it when absent. */
-  append(root: object, rootPointer: string, keys: readonly string[], value: unknown, target: Target): void {
+  append(
+    root: object,
+    rootPointer: string,
+    keys: readonly string[],
+    value: unknown,
+    target: Target,
+    profile?: string,
+  ): void {
     const existing = getPath(root, keys);
     if (Array.isArray(existing)) {
       existing.push(value);
@@ -68,14 +83,15 @@ export class DraftRecorder {
         target,
         path: pointerOf(rootPointer, ...keys, existing.length - 1),
         value: cloneJson(value),
+        ...(profile === undefined ? {} : { profile }),
       });
     } else {
-      this.fill(root, rootPointer, keys, [value], target);
+      this.fill(root, rootPointer, keys, [value], target, profile);
     }
   }
 
-  skip(target: Target, reason: string): void {
-    this.skipped.push({ control: this.control, target, reason });
+  skip(target: Target, reason: string, extra: Pick<Skip, 'profile' | 'keepsStartable'> = {}): void {
+    this.skipped.push({ control: this.control, target, reason, ...extra });
   }
 
   result(): { changes: Change[]; skipped: Skip[] } {

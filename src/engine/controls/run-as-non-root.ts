@@ -36,13 +36,23 @@
  * field belongs to the pod and sets nothing on that container, and a reinvocation pass must find it
  * already set rather than add it because a container was injected. Never in the ephemeral-containers
  * scope, where the pod level is out of reach.
+ *
+ * Image profiles (`users`, by container pointer): a profile's UID and GID replace the defaults for
+ * that container; they go on the pod only when every container ends up with the same pair, otherwise
+ * on each container. A profile that says the image must run as root makes the container start as
+ * root: runAsNonRoot and the UID/GID are left out for it (recorded, and warned about), and the UID and
+ * GID go on each other container, as for a container that explicitly runs as root. On a Windows pod a
+ * profile's UID and GID mean nothing; ContainerUser is placed as above.
  */
 import { isHostProcessPod, type Pod } from '../pod/model.js';
 import { linuxOnlyFields, WINDOWS_NON_ROOT_USER } from '../pod/windows.js';
 import { DraftRecorder, getPath } from './recorder.js';
-import type { Control, ContainerRef, ControlInputs, ControlScope } from './types.js';
+import type { Control, ContainerRef, ContainerUser, ControlInputs, ControlScope } from './types.js';
 
 const POD = '/spec';
+
+/** A securityContext field of the user, and the image profile its value came from. */
+type UserField = readonly [readonly string[], { readonly value: unknown; readonly profile?: string }];
 
 function explicitRootReason(pod: Pod, ref: ContainerRef): string | undefined {
   const own = ref.container.securityContext;
@@ -68,44 +78,71 @@ export const runAsNonRoot: Control = {
   apply(
     draft: Pod,
     scope: ControlScope,
-    { runAsUser, runAsGroup, fsGroup }: Pick<ControlInputs, 'runAsUser' | 'runAsGroup' | 'fsGroup'>,
+    {
+      runAsUser,
+      runAsGroup,
+      fsGroup,
+      users,
+    }: Pick<ControlInputs, 'runAsUser' | 'runAsGroup' | 'fsGroup' | 'users'>,
   ) {
     const rec = new DraftRecorder('run-as-non-root');
     const spec = draft.spec as object;
     const inherited = (path: readonly string[]): unknown =>
       getPath(spec, ['securityContext', ...path]) ?? undefined;
+    const defaultUser: ContainerUser = {
+      runAsRoot: false,
+      runAsUser: { value: runAsUser },
+      runAsGroup: { value: runAsGroup },
+    };
 
     const startable: ContainerRef[] = [];
     for (const ref of scope.targets) {
       const reason = explicitRootReason(draft, ref);
+      const user = users.get(ref.pointer);
       if (reason) rec.skip(ref.name, reason);
+      else if (user?.runAsRoot === true)
+        rec.skip(
+          ref.name,
+          `image profile ${user.profile} says the image must run as root; runAsNonRoot, runAsUser and ` +
+            `runAsGroup left unset so it can start`,
+          { profile: user.profile, keepsStartable: true },
+        );
       else startable.push(ref);
     }
     const podWide = scope.podDefaults && startable.length === scope.targets.length;
 
-    // The user a non-root container runs as: a numeric UID and GID on Linux, ContainerUser on Windows.
+    // The user a non-root container runs as: a numeric UID and GID on Linux (the image profile's, or
+    // the defaults), ContainerUser on Windows.
     const hostProcess = scope.windows && isHostProcessPod(draft);
     if (hostProcess && scope.targets.length > 0)
       rec.skip('pod', `hostProcess pod: ${WINDOWS_NON_ROOT_USER} is not a host account; runAsUserName left`);
-    const userFields: readonly (readonly [readonly string[], unknown])[] = scope.windows
-      ? hostProcess
+    const windowsUser: readonly UserField[] = hostProcess
+      ? []
+      : [[['windowsOptions', 'runAsUserName'], { value: WINDOWS_NON_ROOT_USER }]];
+    const userFields = (ref: ContainerRef): readonly UserField[] => {
+      if (scope.windows) return windowsUser;
+      const user = users.get(ref.pointer) ?? defaultUser;
+      return user.runAsRoot
         ? []
-        : [[['windowsOptions', 'runAsUserName'], WINDOWS_NON_ROOT_USER]]
-      : [
-          [['runAsUser'], runAsUser],
-          [['runAsGroup'], runAsGroup],
-        ];
-    const userOnPod = podWide && scope.targets.length > 0;
+        : [
+            [['runAsUser'], user.runAsUser],
+            [['runAsGroup'], user.runAsGroup],
+          ];
+    };
+    // One user for every container goes on the pod; containers whose profiles differ get their own.
+    const distinctUsers = new Set(startable.map((ref) => JSON.stringify(userFields(ref))));
+    const userOnPod = podWide && scope.targets.length > 0 && distinctUsers.size === 1;
     for (const ref of startable) {
-      const fill = (path: readonly string[], value: unknown): void => {
+      const fill = (path: readonly string[], value: unknown, profile?: string): void => {
         if (inherited(path) === undefined)
-          rec.fill(ref.container, ref.pointer, ['securityContext', ...path], value, ref.name);
+          rec.fill(ref.container, ref.pointer, ['securityContext', ...path], value, ref.name, profile);
       };
       fill(['runAsNonRoot'], true);
-      if (!userOnPod) for (const [path, value] of userFields) fill(path, value);
+      if (!userOnPod) for (const [path, { value, profile }] of userFields(ref)) fill(path, value, profile);
     }
-    if (userOnPod)
-      for (const [path, value] of userFields) rec.fill(spec, POD, ['securityContext', ...path], value, 'pod');
+    if (userOnPod && startable[0])
+      for (const [path, { value, profile }] of userFields(startable[0]))
+        rec.fill(spec, POD, ['securityContext', ...path], value, 'pod', profile);
 
     // fsGroup changes volume ownership for every container, so a container that opted out keeps it off.
     if (scope.podDefaults && !scope.windows && scope.targets.length > 0) {

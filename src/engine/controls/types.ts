@@ -10,6 +10,8 @@ export interface Change {
   readonly target: Target;
   readonly path: string;
   readonly value: unknown;
+  /** The image profile (configuration `imageProfiles`) whose value this is; absent for defaults. */
+  readonly profile?: string;
 }
 
 /** Something a control deliberately left alone, and why. */
@@ -17,6 +19,47 @@ export interface Skip {
   readonly control: ControlId;
   readonly target: Target;
   readonly reason: string;
+  /**
+   * The image profile that made the control leave it. Such a skip is written to the changes record
+   * too, so the record names every profile that changed what the webhook did.
+   */
+  readonly profile?: string;
+  /**
+   * A default left out because it would have stopped the container from starting: also an admission
+   * warning.
+   */
+  readonly keepsStartable?: boolean;
+}
+
+/** A value with the image profile it came from, when it did. */
+export interface FromProfile<T> {
+  readonly value: T;
+  readonly profile?: string;
+}
+
+/** A value an image profile decided, with the profile's name. */
+export interface ProfileValue<T> {
+  readonly value: T;
+  readonly profile: string;
+}
+
+/**
+ * What a container's image profile says about its user: a UID and GID (each from the profile, or the
+ * default when the profile names none), or that the image must run as root.
+ */
+export type ContainerUser =
+  | {
+      readonly runAsRoot: false;
+      readonly runAsUser: FromProfile<number>;
+      readonly runAsGroup: FromProfile<number>;
+    }
+  | { readonly runAsRoot: true; readonly profile: string };
+
+/** Resource minimums an image profile declares for a container; a default below one is left out. */
+export interface ResourceMinimums {
+  readonly profile: string;
+  readonly requests: { readonly cpu?: string; readonly memory?: string };
+  readonly limits: { readonly cpu?: string; readonly memory?: string };
 }
 
 export interface ContainerRef {
@@ -49,6 +92,17 @@ export interface ControlInputs {
   readonly writablePaths: readonly string[];
   readonly writableVolumeSizeLimit: string;
   readonly resources: ResourceDefaults;
+  /*
+   * Per container, by JSON pointer (`ContainerRef.pointer`), what its image profile decided. A
+   * container without a profile has no entry and gets the defaults above.
+   */
+  /** The user of containers whose profile (or a run-as-user annotation over it) decides it. */
+  readonly users: ReadonlyMap<string, ContainerUser>;
+  /** Writable paths a profile adds to `writablePaths` for one container. */
+  readonly profileWritablePaths: ReadonlyMap<string, ProfileValue<readonly string[]>>;
+  /** Capabilities added back after the control's own `drop: [ALL]`, when the container sets no `add`. */
+  readonly keepCapabilities: ReadonlyMap<string, ProfileValue<readonly string[]>>;
+  readonly resourceMinimums: ReadonlyMap<string, ResourceMinimums>;
 }
 
 /** Where a control may write in this pass; built by harden/context.ts for every control alike. */

@@ -6,10 +6,13 @@
 import type { ControlId } from '../controls/ids.js';
 import type {
   ContainerRef,
+  ContainerUser,
   Control,
   ControlInputs,
   ControlResult,
   ControlScope,
+  ProfileValue,
+  ResourceMinimums,
   Skip,
 } from '../controls/types.js';
 import { visitContainers } from '../controls/visitor.js';
@@ -36,10 +39,64 @@ export function passScope(draft: Pod, windows: boolean, newEphemeral?: ReadonlyS
   return { containers, podLevel: newEphemeral === undefined, windows };
 }
 
-/** The values the controls read, and nothing else of the policy. */
+/**
+ * The values the controls read, and nothing else of the policy: the defaults, and per container what
+ * its image profile decided. A pod annotation wins over a profile: run-as-user replaces the profile's
+ * UID (and its runAsRoot), writable-paths adds to the profile's paths.
+ */
 export function controlInputs(policy: ResolvedPolicy): ControlInputs {
   const { runAsUser, runAsGroup, fsGroup, writablePaths, writableVolumeSizeLimit, resources } = policy;
-  return { runAsUser, runAsGroup, fsGroup, writablePaths, writableVolumeSizeLimit, resources };
+  const users = new Map<string, ContainerUser>();
+  const profileWritablePaths = new Map<string, ProfileValue<readonly string[]>>();
+  const keepCapabilities = new Map<string, ProfileValue<readonly string[]>>();
+  const resourceMinimums = new Map<string, ResourceMinimums>();
+  const podPaths = new Set(writablePaths);
+  for (const [pointer, profile] of policy.profiles) {
+    const { name } = profile;
+    if (profile.runAsRoot === true && !policy.runAsUserFromAnnotation) {
+      users.set(pointer, { runAsRoot: true, profile: name });
+    } else if (
+      (profile.runAsUser !== undefined && !policy.runAsUserFromAnnotation) ||
+      profile.runAsGroup !== undefined
+    ) {
+      users.set(pointer, {
+        runAsRoot: false,
+        runAsUser:
+          profile.runAsUser !== undefined && !policy.runAsUserFromAnnotation
+            ? { value: profile.runAsUser, profile: name }
+            : { value: runAsUser },
+        runAsGroup:
+          profile.runAsGroup !== undefined
+            ? { value: profile.runAsGroup, profile: name }
+            : { value: runAsGroup },
+      });
+    }
+    const paths = (profile.writablePaths ?? []).filter((path) => !podPaths.has(path));
+    if (paths.length > 0) profileWritablePaths.set(pointer, { value: paths, profile: name });
+    if ((profile.keepCapabilities ?? []).length > 0)
+      keepCapabilities.set(pointer, { value: profile.keepCapabilities ?? [], profile: name });
+    const { requests = {}, limits = {} } = profile.resources ?? {};
+    if (Object.keys(requests).length + Object.keys(limits).length > 0)
+      resourceMinimums.set(pointer, { profile: name, requests, limits });
+  }
+  return {
+    runAsUser,
+    runAsGroup,
+    fsGroup,
+    writablePaths,
+    writableVolumeSizeLimit,
+    resources,
+    users,
+    profileWritablePaths,
+    keepCapabilities,
+    resourceMinimums,
+  };
+}
+
+/** The profile that skips this control for the container, if one does (an opt-out the admin made). */
+function profileSkipping(policy: ResolvedPolicy, control: ControlId, ref: ContainerRef): string | undefined {
+  const profile = policy.profiles.get(ref.pointer);
+  return profile?.skipControls?.includes(control) === true ? profile.name : undefined;
 }
 
 /** Runs one control over the pass's scope; a control the policy disables records nothing. */
@@ -53,15 +110,23 @@ export function runControl(
   if (policy.disabledControls.has(control.id)) return { changes: [], skipped: [] };
   const targets: ContainerRef[] = [];
   const optedOut: ContainerRef[] = [];
+  const profileSkips: Skip[] = [];
   for (const ref of pass.containers) {
     if (ref.list === 'ephemeralContainers' && !control.coversEphemeralContainers) continue;
-    (isControlEnabled(policy, control.id, ref.name) ? targets : optedOut).push(ref);
+    if (!isControlEnabled(policy, control.id, ref.name)) {
+      optedOut.push(ref);
+      continue;
+    }
+    const profile = profileSkipping(policy, control.id, ref);
+    if (profile === undefined) targets.push(ref);
+    else profileSkips.push({ ...skip(control.id, ref, `skipped by image profile ${profile}`), profile });
   }
   const scope: ControlScope = {
     podLevel: pass.podLevel,
     windows: pass.windows,
     targets,
-    podDefaults: pass.podLevel && !hasContainerOptOut(policy, control.id),
+    // A pod-level default would reach a container its profile exempts, as it would an opted-out one.
+    podDefaults: pass.podLevel && !hasContainerOptOut(policy, control.id) && profileSkips.length === 0,
   };
   const result =
     pass.windows && control.linuxOnly !== undefined
@@ -70,9 +135,10 @@ export function runControl(
           skipped: targets.map((ref) => skip(control.id, ref, `Windows pod: ${control.linuxOnly}`)),
         }
       : control.apply(draft, scope, inputs);
-  if (optedOut.length === 0) return result;
+  if (optedOut.length === 0 && profileSkips.length === 0) return result;
   const skipped = [...result.skipped];
   for (const ref of optedOut) skipped.push(skip(control.id, ref, 'opted out'));
+  for (const entry of profileSkips) skipped.push(entry);
   return { changes: result.changes, skipped };
 }
 

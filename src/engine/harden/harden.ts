@@ -5,7 +5,7 @@ import type { Change, Skip } from '../controls/types.js';
 import { isWindowsPod, type Pod } from '../pod/model.js';
 import type { ResolvedPolicy } from '../resolve/resolve.js';
 import { controlInputs, passScope, runControl } from './context.js';
-import { writeRecord } from '../record/changes.js';
+import { profileSkipEntry, writeRecord, type RecordEntry } from '../record/changes.js';
 import { checkRestricted, type Violation } from '../pod-security/restricted.js';
 import { cloneJson } from '../pod/json.js';
 
@@ -34,6 +34,10 @@ export interface HardenResult {
   /** Every field set (enforce) or that would be set (warn, audit), in control order. */
   readonly changes: readonly Change[];
   readonly skipped: readonly Skip[];
+  /**
+   * The image profile applied to each container in scope, as `container=profile`, in container order.
+   */
+  readonly profiles: readonly string[];
   /** Pod Security "restricted" violations left in the draft, for the hardened scope. */
   readonly violations: readonly Violation[];
   readonly containersInScope: number;
@@ -51,12 +55,21 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
   const inputs = controlInputs(policy);
   const changes: Change[] = [];
   const skipped: Skip[] = [];
+  // The record: per control, the fields it set, then the skips image profiles caused.
+  const entries: RecordEntry[] = [];
 
   for (const control of CONTROLS) {
     const result = runControl(control, draft, pass, policy, inputs);
     // A loop, not push(...list): spreading tens of thousands of entries overflows the call stack.
-    for (const change of result.changes) changes.push(change);
-    for (const skip of result.skipped) skipped.push(skip);
+    for (const change of result.changes) {
+      changes.push(change);
+      entries.push(change);
+    }
+    for (const skip of result.skipped) {
+      skipped.push(skip);
+      const entry = profileSkipEntry(skip);
+      if (entry) entries.push(entry);
+    }
   }
 
   const enforce = policy.mode === 'enforce';
@@ -68,7 +81,7 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
       earlier: policy.earlierChanges,
       trusted: policy.recordTrusted,
       optOuts: policy.optOuts,
-      changes,
+      changes: entries,
       ...(options.sealRecord ? { seal: options.sealRecord } : {}),
     });
 
@@ -77,6 +90,10 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     patch: enforce ? jsonPatch.compare(pod, draft) : [],
     changes,
     skipped,
+    profiles: pass.containers.flatMap((ref) => {
+      const profile = policy.profiles.get(ref.pointer);
+      return profile ? [`${ref.name}=${profile.name}`] : [];
+    }),
     violations: checkRestricted(draft, pass.containers, pass.podLevel),
     containersInScope: pass.containers.length,
   };

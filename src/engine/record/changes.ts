@@ -4,31 +4,53 @@
  * review (a reinvocation appends to what earlier passes recorded), written once per pass that changes
  * something.
  */
-import type { Change } from '../controls/types.js';
+import type { Change, Skip } from '../controls/types.js';
 import type { Pod } from '../pod/model.js';
 import { MAX_CHANGES_RECORD_BYTES } from '../pod/limits.js';
 import { isJsonObject } from '../pod/json.js';
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
+/**
+ * A control an image profile kept off a container, written to the record with its reason:
+ * `{"control", "target", "skipped", "profile"}`. It has no `path`, so a reader that knows only field
+ * entries passes over it.
+ */
+export interface ProfileSkipEntry {
+  readonly control: Change['control'];
+  readonly target: string;
+  readonly skipped: string;
+  readonly profile: string;
+}
+
+/** One entry of the record: a field set (maybe with the profile it came from), or a profile's skip. */
+export type RecordEntry = Change | ProfileSkipEntry;
+
+/** The record entry of a skip an image profile caused; undefined for every other skip. */
+export function profileSkipEntry(skip: Skip): ProfileSkipEntry | undefined {
+  if (skip.profile === undefined) return undefined;
+  return { control: skip.control, target: skip.target, skipped: skip.reason, profile: skip.profile };
+}
+
 export interface ChangesRecord {
   /**
-   * Entries as earlier passes wrote them. Only a sealed record is read, so each is one of our Change
-   * objects; a control id this version does not know (a newer replica's, mid-upgrade) passes through.
+   * Entries as earlier passes wrote them. Only a sealed record is read, so each is one of our entries;
+   * a control id this version does not know (a newer replica's, mid-upgrade) passes through.
    */
-  readonly entries: readonly Change[];
+  readonly entries: readonly RecordEntry[];
   /** Entries earlier passes had to leave out to stay within the size bound. */
   readonly truncated: number;
 }
 
 export const EMPTY_CHANGES_RECORD: ChangesRecord = { entries: [], truncated: 0 };
 
-function isChangeEntry(value: unknown): value is Change {
+function isRecordEntry(value: unknown): value is RecordEntry {
   return (
     isJsonObject(value) &&
     typeof value.control === 'string' &&
     typeof value.target === 'string' &&
-    typeof value.path === 'string'
+    (typeof value.path === 'string' ||
+      (typeof value.skipped === 'string' && typeof value.profile === 'string'))
   );
 }
 
@@ -46,10 +68,10 @@ export function parseChangesRecord(text: string | undefined): ChangesRecord {
     return EMPTY_CHANGES_RECORD;
   }
   if (!Array.isArray(parsed)) return EMPTY_CHANGES_RECORD;
-  const entries: Change[] = [];
+  const entries: RecordEntry[] = [];
   let truncated = 0;
   for (const item of parsed) {
-    if (isChangeEntry(item)) entries.push(item);
+    if (isRecordEntry(item)) entries.push(item);
     else if (isJsonObject(item) && isCount(item.truncated)) truncated += item.truncated;
   }
   return { entries, truncated };
@@ -62,13 +84,23 @@ export const MAX_CHANGES_ANNOTATION_BYTES = 8192;
  * webhook added after us). Past the size bound the newest entries are replaced by a count, so the record
  * stays exact about how many changes it does not show.
  */
-export function mergeChangesAnnotation(earlier: ChangesRecord, changes: readonly Change[]): string {
-  const entries: Change[] = [...earlier.entries];
-  for (const { control, target, path, value } of changes) entries.push({ control, target, path, value });
+export function mergeChangesAnnotation(earlier: ChangesRecord, changes: readonly RecordEntry[]): string {
+  const entries: RecordEntry[] = [...earlier.entries];
+  for (const entry of changes) entries.push(canonicalEntry(entry));
   return boundedJsonArray(entries, earlier.truncated);
 }
 
-function boundedJsonArray(entries: readonly Change[], alreadyTruncated: number): string {
+/** The entry with its keys in the documented order, and nothing else. */
+function canonicalEntry(entry: RecordEntry): RecordEntry {
+  if ('path' in entry) {
+    const { control, target, path, value, profile } = entry;
+    return { control, target, path, value, ...(profile === undefined ? {} : { profile }) };
+  }
+  const { control, target, skipped, profile } = entry;
+  return { control, target, skipped, profile };
+}
+
+function boundedJsonArray(entries: readonly RecordEntry[], alreadyTruncated: number): string {
   const marker = (dropped: number): string => JSON.stringify({ truncated: dropped });
   // The first c entries and the commas between them only grow with c, so once they alone are past the
   // bound no longer prefix fits, and the entries after that are never rendered: a 100-container pod has
@@ -115,7 +147,8 @@ export interface RecordWrite {
   readonly trusted: boolean;
   /** The opt-outs honoured, as written. */
   readonly optOuts: readonly string[];
-  readonly changes: readonly Change[];
+  /** This pass's entries, in control order: the fields set, and the skips image profiles caused. */
+  readonly changes: readonly RecordEntry[];
   /** Seals the `changes` and `opt-outs` texts; without it the record is written unsealed. */
   readonly seal?: (changes: string, optOuts: string | undefined) => string;
 }
@@ -126,7 +159,19 @@ export interface RecordWrite {
  * record annotations the pod author wrote, so the stored record only ever says what the webhook did.
  */
 export function writeRecord(draft: Pod, write: RecordWrite): void {
-  const { keys, changes } = write;
+  const { keys } = write;
+  // A profile's skip is recorded once: a later pass (reinvocation) finds the same skips again, so one
+  // that sets no field leaves the record as it stands, and one that does adds only skips not shown.
+  const setsField = write.changes.some((entry) => 'path' in entry);
+  const recorded = new Set(
+    write.earlier.entries.filter((entry) => !('path' in entry)).map((entry) => JSON.stringify(entry)),
+  );
+  const changes =
+    write.trusted && !setsField
+      ? []
+      : write.changes.filter(
+          (entry) => 'path' in entry || !recorded.has(JSON.stringify(canonicalEntry(entry))),
+        );
   const ours = [keys.changes, keys.optOuts, keys.changesSeal];
   if (changes.length === 0) {
     const metadata = draft.metadata;

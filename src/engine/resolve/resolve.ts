@@ -1,5 +1,6 @@
 import { isControlId, type ControlId } from '../controls/ids.js';
-import type { EngineSettings, Mode, ResourceDefaults } from './settings.js';
+import type { EngineSettings, ImageProfile, Mode, ResourceDefaults } from './settings.js';
+import { matchesImageGlob } from './image-glob.js';
 import { normaliseMountPath } from '../pod/mount-path.js';
 import { quoteShort, readList } from './lists.js';
 import { unsafeWritablePath } from './writable-paths.js';
@@ -18,8 +19,15 @@ export interface ResolvedPolicy {
   /** Controls off for one container, by container name. */
   readonly disabledForContainer: ReadonlyMap<string, ReadonlySet<ControlId>>;
   readonly runAsUser: number;
+  /** Whether `runAsUser` came from the pod's run-as-user annotation, which wins over a profile's. */
+  readonly runAsUserFromAnnotation: boolean;
   readonly runAsGroup: number;
   readonly fsGroup: number;
+  /**
+   * The image profile that applies to each container, by the container's JSON pointer
+   * (`/spec/containers/0`): the first profile one of whose globs matches its image.
+   */
+  readonly profiles: ReadonlyMap<string, ImageProfile>;
   /** `/tmp` first, then the pod's writable-paths, normalised and without duplicates. */
   readonly writablePaths: readonly string[];
   readonly writableVolumeSizeLimit: string;
@@ -40,6 +48,32 @@ export interface ResolvedPolicy {
   readonly refusedOptOuts: readonly string[];
   /** Problems with annotations: reported to the user, never a failure. */
   readonly warnings: readonly string[];
+}
+
+/** The first profile one of whose globs matches the image, if any. */
+export function profileForImage(
+  profiles: readonly ImageProfile[],
+  image: string | undefined,
+): ImageProfile | undefined {
+  if (image === undefined || image === '') return undefined;
+  return profiles.find((profile) => profile.images.some((glob) => matchesImageGlob(glob, image)));
+}
+
+/** The profile of every container whose image one matches, by the container's JSON pointer. */
+function containerProfiles(profiles: readonly ImageProfile[], pod: Pod): Map<string, ImageProfile> {
+  const found = new Map<string, ImageProfile>();
+  if (profiles.length === 0) return found;
+  const byImage = new Map<string, ImageProfile | undefined>();
+  for (const list of CONTAINER_LISTS) {
+    (pod.spec?.[list] ?? []).forEach((container, index) => {
+      const image = typeof container.image === 'string' ? container.image : undefined;
+      if (image === undefined) return;
+      if (!byImage.has(image)) byImage.set(image, profileForImage(profiles, image));
+      const profile = byImage.get(image);
+      if (profile) found.set(`/spec/${list}/${index}`, profile);
+    });
+  }
+  return found;
 }
 
 export function isControlEnabled(policy: ResolvedPolicy, control: ControlId, container?: string): boolean {
@@ -121,10 +155,13 @@ export function resolvePolicy(
   }
 
   let runAsUser = settings.runAsUser;
+  let runAsUserFromAnnotation = false;
   const uidValue = annotations[keys.runAsUser];
   if (uidValue !== undefined) {
-    if (/^[1-9][0-9]{0,9}$/.test(uidValue) && Number(uidValue) <= 2147483647) runAsUser = Number(uidValue);
-    else
+    if (/^[1-9][0-9]{0,9}$/.test(uidValue) && Number(uidValue) <= 2147483647) {
+      runAsUser = Number(uidValue);
+      runAsUserFromAnnotation = true;
+    } else
       warnings.push(
         `${keys.runAsUser}=${quoteShort(uidValue)} is not a positive integer UID; using ${runAsUser}`,
       );
@@ -154,8 +191,10 @@ export function resolvePolicy(
       disabledControls,
       disabledForContainer,
       runAsUser,
+      runAsUserFromAnnotation,
       runAsGroup: settings.runAsGroup,
       fsGroup: settings.fsGroup,
+      profiles: containerProfiles(settings.imageProfiles, pod),
       writablePaths: [...writablePaths],
       writableVolumeSizeLimit: settings.writableVolumeSizeLimit,
       resources: settings.resources,

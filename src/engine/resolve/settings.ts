@@ -14,6 +14,32 @@ export function isMode(value: string): value is Mode {
   return (MODES as readonly string[]).includes(value);
 }
 
+/**
+ * What the cluster admin says once about an image (configuration `imageProfiles`). Validated and
+ * normalised before it gets here: globs well formed, UIDs and GIDs positive, paths absolute and
+ * normalised, control ids known, quantities valid.
+ */
+export interface ImageProfile {
+  /** Unique; named in the changes record, the log and the audit annotations. */
+  readonly name: string;
+  /** Globs over the image reference as written in the pod (see resolve/image-glob.ts). */
+  readonly images: readonly string[];
+  readonly runAsUser?: number;
+  readonly runAsGroup?: number;
+  /** The image must run as root: runAsNonRoot and the UID/GID defaults are left out for it. */
+  readonly runAsRoot?: boolean;
+  readonly writablePaths?: readonly string[];
+  /** Capabilities added back after `drop: [ALL]`. */
+  readonly keepCapabilities?: readonly string[];
+  /** Controls that do not apply to containers of this image: an opt-out the admin made. */
+  readonly skipControls?: readonly ControlId[];
+  /** The least the image needs; a default below it is left out. */
+  readonly resources?: {
+    readonly requests?: { readonly cpu?: string; readonly memory?: string };
+    readonly limits?: { readonly cpu?: string; readonly memory?: string };
+  };
+}
+
 /** The part of the configuration the hardening engine reads. Validated before it gets here. */
 export interface EngineSettings {
   /** Prefix of every annotation and label key, without the trailing slash (default `pod-hardener.io`). */
@@ -27,6 +53,8 @@ export interface EngineSettings {
   readonly writableVolumeSizeLimit: string;
   readonly disabledControls: readonly ControlId[];
   readonly resources: ResourceDefaults;
+  /** In order: the first profile one of whose globs matches a container's image applies to it. */
+  readonly imageProfiles: readonly ImageProfile[];
 }
 
 export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
@@ -41,4 +69,5 @@ export const DEFAULT_ENGINE_SETTINGS: EngineSettings = {
     requests: { cpu: '100m', memory: '128Mi' },
     limits: { cpu: '500m', memory: '512Mi' },
   },
+  imageProfiles: [],
 };

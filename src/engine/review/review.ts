@@ -10,6 +10,7 @@ import { keysFor, type Keys } from '../resolve/keys.js';
 import { auditAnnotations } from '../audit/annotations.js';
 import {
   boundWarnings,
+  startableWarnings,
   violationWarnings,
   warning,
   windowsJudgedAsLinuxWarning,
@@ -234,6 +235,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       ...(isCreate && isWindowsPod(result.draft) && result.draft.spec?.os?.name !== 'windows'
         ? [windowsJudgedAsLinuxWarning(linuxOnlyFields(result.draft))]
         : []),
+      ...startableWarnings(result.skipped),
       ...violationWarnings(result.violations),
     ];
     if (warnings.length > 0) response.warnings = boundWarnings(warnings);
@@ -247,6 +249,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
     changesByControl,
     violations: result.violations,
     optOuts: policy.optOuts,
+    profiles: result.profiles,
     patched,
     laterPass: recordTrusted,
   });
@@ -268,6 +271,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       violations: [...new Set(result.violations.map((v) => `${v.check}:${v.target}`))],
       skips: result.skipped.map((k) => `${k.control}:${k.target}: ${k.reason}`),
       optOuts: policy.optOuts,
+      ...(result.profiles.length > 0 ? { profiles: result.profiles } : {}),
       ...(refusedSkips.length > 0 ? { refusedSkips } : {}),
       ...(recordTrusted ? { laterPass: true } : {}),
       containers: result.containersInScope,

@@ -1,8 +1,11 @@
 /**
  * Real workloads nobody here wrote, from Debian's packages with their default configuration
- * (test/e2e/node/workloads.sh), hardened in a namespace enforcing "restricted" with only the documented
- * annotations: each answers a request from this host over the pod network. Without the annotations,
- * nginx and PostgreSQL do not start, for the reason the README gives.
+ * (test/e2e/node/workloads.sh), hardened in a namespace enforcing "restricted" with no annotations:
+ * the webhook runs with examples/image-profiles.yaml (test/e2e/node/overlay), whose profiles for
+ * these images give each its user and writable paths. Each answers a request from this host over the
+ * pod network, as its profile's user. The same images under a tag no profile names (`:unprofiled`,
+ * tagged by the node setup) get only the defaults, and nginx and PostgreSQL then do not start, for
+ * the reason the README gives. A run-as-user annotation still wins over a profile.
  */
 import net from 'node:net';
 import { expect } from 'chai';
@@ -30,26 +33,37 @@ function ask(ip: string, port: number, request: Buffer | string): Promise<Buffer
   });
 }
 
-function workload(name: string, container: Partial<V1Container>, writablePaths?: string): V1Pod {
+function workload(
+  name: string,
+  container: Partial<V1Container> = {},
+  { tag = 'latest', annotations }: { tag?: string; annotations?: Record<string, string> } = {},
+): V1Pod {
   return {
-    metadata: {
-      name,
-      ...(writablePaths === undefined
-        ? {}
-        : { annotations: { 'pod-hardener.io/writable-paths': writablePaths } }),
-    },
+    metadata: { name, ...(annotations === undefined ? {} : { annotations }) },
     spec: {
       terminationGracePeriodSeconds: 1,
       containers: [
         {
           name: 'server',
-          image: `localhost/e2e/${name.split('-')[0]}:latest`,
+          image: `localhost/e2e/${name.split('-')[0]}:${tag}`,
           imagePullPolicy: 'IfNotPresent',
           ...container,
         },
       ],
     },
   };
+}
+
+/** The pod runs as `uid`, and its changes record names `profile` (on the values it decided). */
+async function expectProfile(namespace: string, pod: V1Pod, profile: string, uid: string): Promise<void> {
+  const { cluster } = onNode();
+  const name = pod.metadata?.name ?? '';
+  expect((await execOk(cluster, namespace, name, 'server', ['id', '-u'])).trim()).to.equal(uid);
+  const record = JSON.parse(pod.metadata?.annotations?.['pod-hardener.io/changes'] ?? '[]') as {
+    profile?: string;
+  }[];
+  expect(record.map((entry) => entry.profile)).to.include(profile);
+  expect(pod.metadata?.annotations ?? {}).not.to.have.property('pod-hardener.io/writable-paths');
 }
 
 async function crashes(namespace: string, pod: V1Pod, log: RegExp): Promise<void> {
@@ -75,21 +89,22 @@ describe('e2e node: real workloads from Debian packages, hardened', () => {
     });
   });
 
-  it('nginx (nginx-light, Debian default site) serves its welcome page with writable-paths /var/lib/nginx,/var/log/nginx,/run', async () => {
+  it('nginx (nginx-light, Debian default site) serves its welcome page with its image profile and no annotations', async () => {
     const { cluster } = onNode();
-    const pod = await runPod(cluster, namespace, workload('nginx', {}, '/var/lib/nginx,/var/log/nginx,/run'));
+    const pod = await runPod(cluster, namespace, workload('nginx'));
     const answer = (
       await waitForAnswer(() => ask(pod.status?.podIP ?? '', 80, 'GET / HTTP/1.0\r\nHost: e2e\r\n\r\n'))
     ).toString();
     expect(answer).to.match(/^HTTP\/1\.1 200 OK/);
     expect(answer).to.include('Welcome to nginx');
+    await expectProfile(namespace, pod, 'e2e-nginx', '33');
   });
 
-  it('nginx without writable-paths does not start: its temp directories are on the read-only root', async () => {
-    await crashes(namespace, workload('nginx-bare', {}), /Read-only file system/);
+  it('the same nginx under a tag no profile names does not start: its temp directories are on the read-only root', async () => {
+    await crashes(namespace, workload('nginx-bare', {}, { tag: 'unprofiled' }), /Read-only file system/);
   });
 
-  it('redis (Debian redis.conf, in the foreground) answers PING with writable-paths /var/lib/redis,/var/log/redis,/run/redis', async () => {
+  it('redis (Debian redis.conf, in the foreground) answers PING with its image profile and no annotations', async () => {
     const { cluster } = onNode();
     const pod = await runPod(
       cluster,
@@ -101,7 +116,6 @@ describe('e2e node: real workloads from Debian packages, hardened', () => {
           command: ['redis-server', '/etc/redis/redis.conf', '--daemonize', 'no'],
           args: ['--bind', '0.0.0.0', '--protected-mode', 'no'],
         },
-        '/var/lib/redis,/var/log/redis,/run/redis',
       ),
     );
     expect((await waitForAnswer(() => ask(pod.status?.podIP ?? '', 6379, 'PING\r\n'))).toString()).to.equal(
@@ -110,37 +124,56 @@ describe('e2e node: real workloads from Debian packages, hardened', () => {
     expect((await execOk(cluster, namespace, 'redis', 'server', ['redis-cli', 'ping'])).trim()).to.equal(
       'PONG',
     );
+    await expectProfile(namespace, pod, 'e2e-redis', '100');
   });
 
-  it('postgresql 15 (initdb defaults) answers a query with writable-paths /var/lib/postgresql,/run/postgresql', async () => {
+  it('postgresql 15 (initdb defaults) answers a query as the postgres user of its image profile, with no annotations', async () => {
+    const { cluster } = onNode();
+    const pod = await runPod(cluster, namespace, workload('postgresql'));
+    expect(await postgresAnswers(namespace, pod)).to.equal('postgres|42');
+    await expectProfile(namespace, pod, 'e2e-postgresql', '101');
+  });
+
+  it('postgresql with a run-as-user annotation runs as that user: the annotation wins over the profile', async () => {
     const { cluster } = onNode();
     const pod = await runPod(
       cluster,
       namespace,
-      workload('postgresql', {}, '/var/lib/postgresql,/run/postgresql'),
+      workload('postgresql-annotated', {}, { annotations: { 'pod-hardener.io/run-as-user': '65532' } }),
     );
-    // The server accepts TCP on the pod IP: an SSLRequest is answered with 'N' (no SSL configured).
-    const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-    const answer = await waitForAnswer(() => ask(pod.status?.podIP ?? '', 5432, sslRequest));
-    expect(answer.toString()).to.equal('N');
-    const query = await execOk(cluster, namespace, 'postgresql', 'server', [
-      'psql',
-      '-h',
-      '127.0.0.1',
-      '-U',
-      'nonroot',
-      '-d',
-      'postgres',
-      '-tAc',
-      'select current_user, 40 + 2',
-    ]);
-    expect(query.trim()).to.equal('nonroot|42');
+    // initdb names the superuser after the running user: nonroot (65532) in the image's /etc/passwd.
+    expect(await postgresAnswers(namespace, pod, 'nonroot')).to.equal('nonroot|42');
   });
 
-  it('postgresql without writable-paths does not start: initdb cannot create its data directory', async () => {
-    await crashes(namespace, workload('postgresql-bare', {}), /Read-only file system|Permission denied/);
+  it('the same postgresql under a tag no profile names does not start: initdb cannot create its data directory', async () => {
+    await crashes(
+      namespace,
+      workload('postgresql-bare', {}, { tag: 'unprofiled' }),
+      /Read-only file system|Permission denied/,
+    );
   });
 });
+
+/** Waits for the server on the pod IP, then asks it a query through psql in the pod as `user`. */
+async function postgresAnswers(namespace: string, pod: V1Pod, user = 'postgres'): Promise<string> {
+  const { cluster } = onNode();
+  // The server accepts TCP on the pod IP: an SSLRequest is answered with 'N' (no SSL configured).
+  const sslRequest = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+  const answer = await waitForAnswer(() => ask(pod.status?.podIP ?? '', 5432, sslRequest));
+  expect(answer.toString()).to.equal('N');
+  const query = await execOk(cluster, namespace, pod.metadata?.name ?? '', 'server', [
+    'psql',
+    '-h',
+    '127.0.0.1',
+    '-U',
+    user,
+    '-d',
+    'postgres',
+    '-tAc',
+    'select current_user, 40 + 2',
+  ]);
+  return query.trim();
+}
 
 async function waitForAnswer(askOnce: () => Promise<Buffer>): Promise<Buffer> {
   // initdb runs first; the server listens a few seconds after the container starts.

@@ -219,6 +219,15 @@ export async function startNode(options: NodeOptions): Promise<Node> {
     );
     const tarballs = [...stdout.split('\n'), ...workloads.stdout.split('\n')].filter((line) => line !== '');
     for (const tarball of tarballs) await ctr(['images', 'import', tarball]);
+    // The real workloads again under a tag no image profile names (examples/image-profiles.yaml
+    // names :latest only): the same bytes, to show what they do without their profile.
+    for (const workload of ['nginx', 'redis', 'postgresql'])
+      await ctr([
+        'images',
+        'tag',
+        `localhost/e2e/${workload}:latest`,
+        `localhost/e2e/${workload}:unprofiled`,
+      ]);
 
     const pki = options.controlPlane.pki;
     const file = (name: string, content: string): string => {

@@ -5,10 +5,11 @@ import {
   MAX_CHANGES_ANNOTATION_BYTES,
   mergeChangesAnnotation,
   parseChangesRecord,
+  type RecordEntry,
 } from '../../../src/engine/record/changes.js';
 
 /** The merge as harden() runs it: the earlier annotation text is parsed once, by the policy. */
-const merge = (existing: string | undefined, changes: readonly Change[]): string =>
+const merge = (existing: string | undefined, changes: readonly RecordEntry[]): string =>
   mergeChangesAnnotation(parseChangesRecord(existing), changes);
 
 function change(
@@ -169,5 +170,36 @@ describe('engine/record/changes', () => {
       const text = JSON.stringify(Array.from({ length: 200 }, () => entry));
       expect(parseChangesRecord(text).entries).to.have.length(0);
     });
+  });
+});
+
+describe('engine/record/changes: image-profile entries', () => {
+  const named = { ...change('/spec/securityContext/runAsUser', 101, 'pod'), profile: 'nginx' };
+  const skipped = {
+    control: 'run-as-non-root' as const,
+    target: 'legacy',
+    skipped: 'image profile legacy says the image must run as root',
+    profile: 'legacy',
+  };
+
+  it('writes a profile-named change and a profile skip in the documented key order', () => {
+    const text = merge(undefined, [{ ...named, extra: 1 } as Change, skipped]);
+    expect(text).to.equal(
+      '[{"control":"run-as-non-root","target":"pod","path":"/spec/securityContext/runAsUser","value":101,"profile":"nginx"},' +
+        '{"control":"run-as-non-root","target":"legacy","skipped":"image profile legacy says the image must run as root","profile":"legacy"}]',
+    );
+  });
+
+  it('reads both back from a sealed record, and keeps them when a later pass appends', () => {
+    const first = merge(undefined, [named, skipped]);
+    expect(parseChangesRecord(first).entries).to.deep.equal([named, skipped]);
+    const second = merge(first, [change('/spec/containers/1/securityContext/runAsNonRoot', true, 'sidecar')]);
+    expect(parse(second)).to.have.length(3);
+    expect(parse(second).slice(0, 2)).to.deep.equal([named, skipped]);
+  });
+
+  it('ignores a skip entry without a profile, as an entry it does not know', () => {
+    const text = JSON.stringify([{ control: 'run-as-non-root', target: 'x', skipped: 'why' }]);
+    expect(parseChangesRecord(text).entries).to.deep.equal([]);
   });
 });
