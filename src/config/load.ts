@@ -1,15 +1,6 @@
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
-import {
-  DEFAULT_ENGINE_SETTINGS,
-  type DefaultQuantity,
-  type EngineSettings,
-  type Mode,
-  type ResourceDefaults,
-  compareQuantities,
-  parseQuantity,
-  type Quantity,
-} from '../engine/index.js';
+import { DEFAULT_ENGINE_SETTINGS, type EngineSettings, type Mode } from '../engine/index.js';
 import { DEFAULT_TLS_CIPHER_SUITES, type TlsMinVersion } from '../tls/protocol.js';
 import type { LogLevel } from '../logger.js';
 import {
@@ -19,7 +10,6 @@ import {
   ipAddress,
   namespaceName,
   nonEmptyString,
-  positiveQuantity,
   type Check,
 } from './checks.js';
 import {
@@ -42,7 +32,6 @@ import {
   type ClusterAccess,
   type Config,
   type Key,
-  type ResourceKey,
   type ScalarKey,
   type TlsMode,
 } from './schema.js';
@@ -57,6 +46,7 @@ import {
   type Setting,
 } from './sources.js';
 import { checkImageProfiles } from './image-profiles.js';
+import { takeResources } from './resources.js';
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -252,50 +242,4 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
-}
-
-function takeResources(settings: ReadonlyMap<Key, Setting>, problems: string[]): ResourceDefaults {
-  const parsed = new Map<ResourceKey, Quantity>();
-  const value = (key: ResourceKey, fallback: DefaultQuantity): DefaultQuantity => {
-    const setting = settings.get(key);
-    if (setting === undefined) {
-      const q = fallback === null ? undefined : parseQuantity(fallback);
-      if (q !== undefined) parsed.set(key, q);
-      return fallback;
-    }
-    // null or "" is how an operator switches one default off.
-    if (setting.value === null || setting.value === '') return null;
-    const result = positiveQuantity(setting.value);
-    if ('problem' in result) {
-      problems.push(`${key} ${result.problem} (from ${setting.origin})`);
-      return fallback;
-    }
-    parsed.set(key, result.q);
-    return result.ok;
-  };
-
-  const d = DEFAULT_ENGINE_SETTINGS.resources;
-  const resources: ResourceDefaults = {
-    requests: {
-      cpu: value('resources.requests.cpu', d.requests.cpu),
-      memory: value('resources.requests.memory', d.requests.memory),
-    },
-    limits: {
-      cpu: value('resources.limits.cpu', d.limits.cpu),
-      memory: value('resources.limits.memory', d.limits.memory),
-    },
-  };
-
-  for (const resource of ['cpu', 'memory'] as const) {
-    const request = parsed.get(`resources.requests.${resource}`);
-    const limit = parsed.get(`resources.limits.${resource}`);
-    if (request !== undefined && limit !== undefined && compareQuantities(request, limit) > 0) {
-      problems.push(
-        `resources.requests.${resource} (${String(resources.requests[resource])}) is above ` +
-          `resources.limits.${resource} (${String(resources.limits[resource])}); the API server would reject ` +
-          `every pod that gets both defaults`,
-      );
-    }
-  }
-  return resources;
 }

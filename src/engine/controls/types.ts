@@ -92,10 +92,8 @@ export interface ControlInputs {
   readonly writablePaths: readonly string[];
   readonly writableVolumeSizeLimit: string;
   readonly resources: ResourceDefaults;
-  /*
-   * Per container, by JSON pointer (`ContainerRef.pointer`), what its image profile decided. A
-   * container without a profile has no entry and gets the defaults above.
-   */
+  // The maps below hold, per container, by JSON pointer (`ContainerRef.pointer`), what its image
+  // profile decided; a container without a profile has no entry and gets the defaults above.
   /** The user of containers whose profile (or a run-as-user annotation over it) decides it. */
   readonly users: ReadonlyMap<string, ContainerUser>;
   /** Writable paths a profile adds to `writablePaths` for one container. */
