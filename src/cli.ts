@@ -2,11 +2,8 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { USAGE, parseArguments } from './cli/args.js';
-import { exitOnSignals, installCrashHandlers } from './cli/process-exit.js';
 import { packageVersion } from './cli/version.js';
-import { ConfigError, loadConfig, type Config } from './config/index.js';
-import { createLogger } from './logger.js';
-import { startServe } from './serve.js';
+import type { Config } from './config/index.js';
 
 const EXIT_USAGE = 2;
 
@@ -25,10 +22,25 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     case 'version':
       process.stdout.write(`${packageVersion()}\n`);
       return 0;
+    case 'harden':
+      return runHardenCommand(invocation.argv);
     case 'serve':
       break;
   }
 
+  // Imported here, not at the top: `harden` must not load express, winston, prom-client or the
+  // Kubernetes client (test/cli/harden-imports.test.ts).
+  const [
+    { ConfigError, loadConfig },
+    { createLogger },
+    { startServe },
+    { exitOnSignals, installCrashHandlers },
+  ] = await Promise.all([
+    import('./config/index.js'),
+    import('./logger.js'),
+    import('./serve.js'),
+    import('./cli/process-exit.js'),
+  ]);
   let config: Config;
   try {
     config = loadConfig({
@@ -48,6 +60,32 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   installCrashHandlers(logger);
   await startServe({ config, logger, onStoppable: exitOnSignals(config, logger) });
   return undefined;
+}
+
+async function runHardenCommand(argv: readonly string[]): Promise<number> {
+  const { HARDEN_USAGE, parseHardenArguments, runHarden } = await import('./cli/harden.js');
+  const parsed = parseHardenArguments(argv);
+  switch (parsed.kind) {
+    case 'help':
+      process.stdout.write(HARDEN_USAGE);
+      return 0;
+    case 'misuse':
+      process.stderr.write(`pod-hardener harden: ${parsed.problem}\n\n${HARDEN_USAGE}`);
+      return EXIT_USAGE;
+    case 'harden':
+      return runHarden(parsed.invocation, {
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+        readStdin: readStdin,
+        cwd: process.cwd(),
+      });
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isEntryPoint(): boolean {

@@ -1,12 +1,8 @@
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import type { LogLevel } from './log-levels.js';
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export function isLogLevel(value: string): value is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(value);
-}
+export { LOG_LEVELS, isLogLevel, type LogLevel } from './log-levels.js';
 
 export type Logger = winston.Logger;
 

@@ -2,9 +2,15 @@ import { parseArgs } from 'node:util';
 import { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from '../config/index.js';
 
 export const USAGE = `Usage: pod-hardener serve [options]
+       pod-hardener harden [options] [PATH...|-]
        pod-hardener --help | --version
 
 Kubernetes mutating admission webhook that hardens pods with secure defaults.
+
+Commands:
+  serve                 run the webhook
+  harden                harden the pod templates of manifests on disk or stdin,
+                        as the webhook would (pod-hardener harden --help)
 
 Options for serve:
   --port PORT           HTTPS port (default 8443)
@@ -43,9 +49,12 @@ export type Invocation =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'serve'; readonly configFlags: ConfigFlags }
+  /** `harden` parses its own arguments (src/cli/harden.ts), which follow the command. */
+  | { readonly kind: 'harden'; readonly argv: readonly string[] }
   | { readonly kind: 'misuse'; readonly problem?: string };
 
 export function parseArguments(argv: readonly string[]): Invocation {
+  if (argv[0] === 'harden') return { kind: 'harden', argv: argv.slice(1) };
   let command: string | undefined;
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -73,6 +82,8 @@ export function parseArguments(argv: readonly string[]): Invocation {
   if (flags.help === true) return { kind: 'help' };
   if (flags.version === true) return { kind: 'version' };
   if (command === undefined) return { kind: 'misuse' };
+  if (command === 'harden')
+    return { kind: 'misuse', problem: 'harden must come first; its options follow it' };
   if (command !== 'serve') return { kind: 'misuse', problem: `unknown command "${command}"` };
   return { kind: 'serve', configFlags: stringFlags(flags) };
 }

@@ -10,7 +10,7 @@ import {
   type Quantity,
 } from '../engine/index.js';
 import { TLS_MIN_VERSIONS, type TlsMinVersion } from '../tls/protocol.js';
-import { LOG_LEVELS, isLogLevel } from '../logger.js';
+import { LOG_LEVELS, isLogLevel } from '../log-levels.js';
 import {
   MAX_TLS_VALIDITY_SECONDS,
   MIN_TLS_VALIDITY_SECONDS,

@@ -1,0 +1,356 @@
+/**
+ * `pod-hardener harden`: the webhook's hardening applied to manifests on disk or stdin. Loads none of
+ * express, winston, prom-client or the Kubernetes client (test/cli/harden-imports.test.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { chmod, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_ENGINE_SETTINGS, isMode, type EngineSettings, type Mode } from '../engine/index.js';
+import { hardenFile, type FileResult } from '../offline/harden-file.js';
+import { InputError } from '../offline/input-error.js';
+import { jsonReport } from '../offline/reports/json.js';
+import { policyReports } from '../offline/reports/policy-report.js';
+import { sarifReport } from '../offline/reports/sarif.js';
+import { textReport } from '../offline/reports/text.js';
+import { unifiedDiff } from '../offline/text-diff.js';
+import { packageVersion } from './version.js';
+
+export const HARDEN_USAGE = `Usage: pod-hardener harden [options] [PATH...|-]
+       kubectl pod-hardener harden [options] -f PATH
+
+Hardens the pod template of every workload (Pod, Deployment, StatefulSet,
+DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, PodTemplate) in
+YAML or JSON manifests, exactly as the webhook would harden the pods made from
+it, and writes the manifests back with only the changed fields added.
+Comments, key order, quoting and anchors are kept; every other document is
+copied byte for byte. PATH is a file or a directory (searched recursively for
+*.yaml, *.yml and *.json, hidden directories skipped); - or no PATH reads
+standard input.
+
+Options:
+  -f, --filename PATH   a file or directory, like a PATH argument (repeatable)
+  -i, --in-place        rewrite the files instead of printing them (each
+                        through a temporary file and a rename)
+      --check           print what would change and exit 1 if anything
+                        would; write nothing
+      --diff            print a unified diff per file instead of the files
+      --report FORMAT   text, json, sarif or policyreport, on standard
+                        output (instead of the manifests) or --report-file
+      --report-file F   write the report to F
+      --mode MODE       enforce (default), warn or audit, in place of the
+                        namespace's pod-hardener.io/mode; warn and audit
+                        write nothing, and reports say what would change
+      --config FILE     the webhook's configuration file (run-as IDs,
+                        resource defaults, disabled controls, prefix)
+  -n, --namespace NS    namespace of manifests that name none (default
+                        "default"), for reports
+  -h, --help            this help
+
+Exit status: 0 done (with --check: nothing to change), 1 --check found
+changes, 2 bad usage or bad input (file, document and reason on stderr).
+`;
+
+const REPORT_FORMATS = ['text', 'json', 'sarif', 'policyreport'] as const;
+type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export interface HardenInvocation {
+  readonly paths: readonly string[];
+  readonly inPlace: boolean;
+  readonly check: boolean;
+  readonly diff: boolean;
+  readonly report?: ReportFormat;
+  readonly reportFile?: string;
+  readonly mode: Mode;
+  readonly config?: string;
+  readonly namespace: string;
+}
+
+export type HardenParse =
+  | { readonly kind: 'harden'; readonly invocation: HardenInvocation }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'misuse'; readonly problem: string };
+
+export function parseHardenArguments(argv: readonly string[]): HardenParse {
+  let values;
+  let positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        filename: { type: 'string', short: 'f', multiple: true },
+        'in-place': { type: 'boolean', short: 'i' },
+        check: { type: 'boolean' },
+        diff: { type: 'boolean' },
+        report: { type: 'string' },
+        'report-file': { type: 'string' },
+        mode: { type: 'string' },
+        config: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (err) {
+    return { kind: 'misuse', problem: err instanceof Error ? err.message : String(err) };
+  }
+  if (values.help === true) return { kind: 'help' };
+  const paths = [...positionals, ...(values.filename ?? [])];
+  if (paths.length === 0) paths.push('-');
+  const mode = values.mode ?? 'enforce';
+  if (!isMode(mode))
+    return { kind: 'misuse', problem: `--mode must be enforce, warn or audit, not "${mode}"` };
+  const report = values.report;
+  if (report !== undefined && !(REPORT_FORMATS as readonly string[]).includes(report)) {
+    return {
+      kind: 'misuse',
+      problem: `--report must be one of ${REPORT_FORMATS.join(', ')}, not "${report}"`,
+    };
+  }
+  if (values['report-file'] !== undefined && report === undefined) {
+    return { kind: 'misuse', problem: '--report-file needs --report FORMAT' };
+  }
+  const inPlace = values['in-place'] === true;
+  const check = values.check === true;
+  const diff = values.diff === true;
+  if (inPlace && (check || diff)) {
+    return { kind: 'misuse', problem: '--in-place writes files; --check and --diff only look' };
+  }
+  if (inPlace && paths.includes('-')) {
+    return { kind: 'misuse', problem: '--in-place needs files, not standard input' };
+  }
+  if (paths.filter((p) => p === '-').length > 1) {
+    return { kind: 'misuse', problem: 'standard input (-) can be read only once' };
+  }
+  return {
+    kind: 'harden',
+    invocation: {
+      paths,
+      inPlace,
+      check,
+      diff,
+      ...(report === undefined ? {} : { report: report as ReportFormat }),
+      ...(values['report-file'] === undefined ? {} : { reportFile: values['report-file'] }),
+      mode,
+      ...(values.config === undefined ? {} : { config: values.config }),
+      namespace: values.namespace ?? 'default',
+    },
+  };
+}
+
+export interface HardenIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly readStdin: () => Promise<string>;
+  readonly cwd: string;
+}
+
+const EXIT_CHANGES = 1;
+const EXIT_BAD_INPUT = 2;
+
+interface InputFile {
+  readonly name: string;
+  readonly text: string;
+  readonly json: boolean;
+}
+
+const MANIFEST = /\.(ya?ml|json)$/i;
+
+async function listDirectory(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!entry.name.startsWith('.')) files.push(...(await listDirectory(full)));
+    } else if (entry.isFile() && MANIFEST.test(entry.name)) {
+      files.push(full);
+    }
+  }
+  return files;
+}
+
+async function readInputs(paths: readonly string[], io: HardenIo): Promise<InputFile[]> {
+  const files: InputFile[] = [];
+  for (const given of paths) {
+    if (given === '-') {
+      const text = await io.readStdin();
+      files.push({ name: '-', text, json: /^\s*[{[]/.test(text) && !/^\s*\[[^\]]*\]\s*:/.test(text) });
+      continue;
+    }
+    const full = path.resolve(io.cwd, given);
+    let info;
+    try {
+      info = await stat(full);
+    } catch (err) {
+      throw new InputError(given, undefined, describeFsError(err));
+    }
+    const names = info.isDirectory()
+      ? (await listDirectory(full)).map((f) => path.join(given, path.relative(full, f)))
+      : [given];
+    for (const name of names) {
+      try {
+        const text = await readFile(path.resolve(io.cwd, name), 'utf8');
+        files.push({ name, text, json: /\.json$/i.test(name) });
+      } catch (err) {
+        throw new InputError(name, undefined, describeFsError(err));
+      }
+    }
+  }
+  return files;
+}
+
+function describeFsError(err: unknown): string {
+  if (err instanceof Error && 'code' in err) {
+    switch (err.code) {
+      case 'ENOENT':
+        return 'no such file or directory';
+      case 'EACCES':
+        return 'permission denied';
+      case 'EISDIR':
+        return 'is a directory';
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function engineSettings(config: string | undefined, cwd: string): Promise<EngineSettings> {
+  if (config === undefined) return Promise.resolve(DEFAULT_ENGINE_SETTINGS);
+  // Imported only when asked for: the config module validates server settings too.
+  return import('../config/index.js').then(({ ConfigError, loadConfig }) => {
+    try {
+      return loadConfig({
+        argvFlags: { config },
+        env: {},
+        readFile: (file) => readFileSync(path.resolve(cwd, file), 'utf8'),
+      }).engine;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new InputError(config, undefined, err.message);
+      throw err;
+    }
+  });
+}
+
+/** Writes through a temporary file in the same directory and a rename, keeping the file's mode. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const { mode } = await stat(file);
+  const temporary = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.pod-hardener-${randomBytes(6).toString('hex')}.tmp`,
+  );
+  try {
+    await writeFile(temporary, text, { flag: 'wx', mode });
+    await chmod(temporary, mode);
+    await rename(temporary, file);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+}
+
+function report(
+  format: ReportFormat,
+  files: readonly FileResult[],
+  mode: Mode,
+  cwd: string,
+  looking: boolean,
+): string {
+  switch (format) {
+    case 'text':
+      return textReport(files, mode, looking);
+    case 'json':
+      return jsonReport(files, mode, packageVersion());
+    case 'sarif':
+      return sarifReport(files, mode, packageVersion(), cwd);
+    case 'policyreport':
+      return policyReports(files, mode, new Date());
+  }
+}
+
+/** Joins files into one YAML stream: each starts on a new line after a `---` unless it has one. */
+function joinStream(texts: readonly string[]): string {
+  let out = '';
+  for (const text of texts) {
+    if (out !== '') {
+      if (!out.endsWith('\n')) out += '\n';
+      if (!/^(\s*#[^\n]*\n|\s*\n)*---/.test(text)) out += '---\n';
+    }
+    out += text;
+  }
+  return out;
+}
+
+export async function runHarden(invocation: HardenInvocation, io: HardenIo): Promise<number> {
+  let results: FileResult[];
+  try {
+    const settings = await engineSettings(invocation.config, io.cwd);
+    const inputs = await readInputs(invocation.paths, io);
+    results = [];
+    // Every file is hardened before any is written: bad input anywhere writes nothing.
+    for (const input of inputs) {
+      results.push(
+        await hardenFile(input.name, input.text, input.json, {
+          settings,
+          mode: invocation.mode,
+          defaultNamespace: invocation.namespace,
+        }),
+      );
+    }
+  } catch (err) {
+    if (err instanceof InputError) {
+      io.stderr(`pod-hardener: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    throw err;
+  }
+
+  const enforce = invocation.mode === 'enforce';
+  const outputOf = (r: FileResult): string => (enforce ? r.output : r.original);
+  const reportText =
+    invocation.report === undefined
+      ? undefined
+      : report(
+          invocation.report,
+          results,
+          invocation.mode,
+          io.cwd,
+          invocation.check || invocation.diff || (!invocation.inPlace && invocation.reportFile === undefined),
+        );
+  if (reportText !== undefined && invocation.reportFile !== undefined) {
+    await writeFile(path.resolve(io.cwd, invocation.reportFile), reportText);
+  }
+  const reportOnStdout = reportText !== undefined && invocation.reportFile === undefined;
+
+  if (invocation.inPlace && enforce) {
+    for (const r of results) {
+      if (r.output !== r.original) await writeAtomically(path.resolve(io.cwd, r.name), r.output);
+    }
+  }
+  if (invocation.diff) {
+    for (const r of results) {
+      const name = r.name === '-' ? 'stdin' : r.name;
+      io.stdout(unifiedDiff(r.original, outputOf(r), `a/${name}`, `b/${name}`));
+    }
+  }
+  const changes = results.reduce((n, r) => n + r.workloads.reduce((m, w) => m + w.changes.length, 0), 0);
+  const denied = results.some((r) => r.workloads.some((w) => w.outcome === 'denied'));
+  if (invocation.check && !reportOnStdout) {
+    if (changes > 0 || denied) io.stdout(textReport(results, invocation.mode, true));
+  }
+  if (reportOnStdout) io.stdout(reportText);
+  else if (!invocation.inPlace && !invocation.check && !invocation.diff) {
+    io.stdout(joinStream(results.map(outputOf)));
+  }
+  if (invocation.mode === 'warn') {
+    for (const r of results)
+      for (const w of r.workloads)
+        for (const c of w.changes)
+          io.stderr(
+            `warning: ${w.file}:${c.line}: ${w.kind} ${w.namespace}/${w.name}: would set ${c.field} (${c.control})\n`,
+          );
+  }
+  return invocation.check && (changes > 0 || denied) ? EXIT_CHANGES : 0;
+}

@@ -1,0 +1,103 @@
+/**
+ * PolicyReports (wgpolicyk8s.io/v1alpha2), one per namespace, as Policy Reporter reads them: a result per
+ * workload and control (fail: the control would change the pod template; pass: nothing to change;
+ * skip: opted out or the webhook would skip the pod) and one per residual Pod Security violation (warn).
+ */
+import { stringify } from 'yaml';
+import { CONTROL_IDS, type Mode } from '../../engine/index.js';
+import type { FileResult, WorkloadReport } from '../harden-file.js';
+import { CONTROL_DESCRIPTIONS } from './controls.js';
+
+type Result = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
+
+interface PolicyResult {
+  policy: string;
+  rule: string;
+  category: string;
+  severity: string;
+  result: Result;
+  scored: boolean;
+  source: string;
+  message: string;
+  timestamp: { seconds: number; nanos: number };
+  resources: { apiVersion: string; kind: string; name: string; namespace: string }[];
+  properties?: Record<string, string>;
+}
+
+function controlResult(w: WorkloadReport, control: string): { result: Result; message: string } {
+  if (w.outcome === 'skipped') return { result: 'skip', message: `pod skipped: ${w.skipReason ?? ''}` };
+  if (w.outcome === 'denied') return { result: 'error', message: w.deniedMessage ?? 'refused' };
+  const changes = w.changes.filter((c) => c.control === control);
+  if (changes.length > 0) {
+    return {
+      result: 'fail',
+      message: `not hardened: ${changes.map((c) => c.field).join(', ')}`,
+    };
+  }
+  const optedOut = w.optOuts.filter((o) => o === control || o.endsWith(`/${control}`));
+  if (optedOut.length > 0) return { result: 'skip', message: `opted out: ${optedOut.join(', ')}` };
+  const skips = w.skipped.filter((s) => s.control === control);
+  if (skips.length > 0) {
+    return { result: 'skip', message: skips.map((s) => `${s.target}: ${s.reason}`).join('; ') };
+  }
+  return { result: 'pass', message: 'nothing to change' };
+}
+
+export function policyReports(files: readonly FileResult[], mode: Mode, now: Date): string {
+  const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
+  const byNamespace = new Map<string, PolicyResult[]>();
+  for (const w of files.flatMap((f) => f.workloads)) {
+    if (w.outcome === 'no-pod-template') continue;
+    const resources = [{ apiVersion: w.apiVersion, kind: w.kind, name: w.name, namespace: w.namespace }];
+    const properties = { file: w.file, line: String(w.line), mode };
+    const results = byNamespace.get(w.namespace) ?? [];
+    byNamespace.set(w.namespace, results);
+    for (const control of CONTROL_IDS) {
+      results.push({
+        policy: 'pod-hardener',
+        rule: control,
+        category: 'Pod Hardening',
+        severity: 'medium',
+        ...controlResult(w, control),
+        scored: true,
+        source: 'pod-hardener',
+        timestamp,
+        resources,
+        properties: { ...properties, description: CONTROL_DESCRIPTIONS[control] },
+      });
+    }
+    for (const v of w.violations) {
+      results.push({
+        policy: 'pod-security-restricted',
+        rule: v.check,
+        category: 'Pod Security Standards (Restricted)',
+        severity: 'high',
+        result: 'warn',
+        scored: true,
+        source: 'pod-hardener',
+        message: `${v.target}: ${v.detail} (left after hardening)`,
+        timestamp,
+        resources,
+        properties,
+      });
+    }
+  }
+  const reports = [...byNamespace.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([namespace, results]) => {
+      const summary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
+      for (const r of results) summary[r.result]++;
+      return {
+        apiVersion: 'wgpolicyk8s.io/v1alpha2',
+        kind: 'PolicyReport',
+        metadata: {
+          name: 'pod-hardener',
+          namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'pod-hardener' },
+        },
+        summary,
+        results,
+      };
+    });
+  return reports.map((r) => stringify(r, { lineWidth: 0 })).join('---\n');
+}

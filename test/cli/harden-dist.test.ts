@@ -1,0 +1,115 @@
+/**
+ * The built `harden` command as users run it: `node dist/cli.js harden` loads none of the webhook's
+ * server packages, and kubectl finds and runs it as the plugin `kubectl pod-hardener`.
+ */
+import { expect } from 'chai';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'dist/cli.js');
+const FIXTURES = path.join(ROOT, 'test/offline/fixtures');
+const SERVER_PACKAGES = ['express', 'winston', 'prom-client', '@kubernetes/client-node'];
+const execFileAsync = promisify(execFile);
+
+const RECORDING_HOOKS = `
+import { appendFileSync } from 'node:fs';
+let log;
+export function initialize(data) { log = data; }
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  appendFileSync(log, result.url + '\\n');
+  return result;
+}
+`;
+
+function hasKubectl(): boolean {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('harden, built', function () {
+  this.timeout(120_000);
+  let tmp: string;
+
+  before(() => {
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'ignore' });
+    // npm sets the bin's executable bit when it installs the package; tsc does not.
+    chmodSync(CLI, 0o755);
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-dist-'));
+  });
+  after(() => {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function loadedBy(args: string[]): Promise<string[]> {
+    const log = path.join(tmp, 'loaded.txt');
+    const hooks = path.join(tmp, 'hooks.mjs');
+    writeFileSync(hooks, RECORDING_HOOKS);
+    writeFileSync(log, '');
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: ${JSON.stringify(log)} });`;
+    await execFileAsync(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(register)}`, CLI, ...args],
+      { cwd: FIXTURES },
+    ).catch((err: unknown) => {
+      // --check exits 1 when there is something to change; that is not a failure here.
+      if ((err as { code?: number }).code !== 1) throw err;
+    });
+    return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  }
+
+  for (const args of [
+    ['harden', 'app'],
+    ['harden', '--check', '--report', 'sarif', 'app'],
+  ]) {
+    it(`\`${args.join(' ')}\` loads none of ${SERVER_PACKAGES.join(', ')}`, async () => {
+      const urls = await loadedBy(args);
+      expect(urls.some((u) => u.endsWith('/dist/offline/harden-file.js'))).to.equal(true);
+      for (const name of SERVER_PACKAGES) {
+        expect(urls.filter((u) => u.includes(`/node_modules/${name}/`))).to.deep.equal([]);
+      }
+    });
+  }
+
+  it('with --config still loads no server package', async () => {
+    writeFileSync(path.join(tmp, 'config.yaml'), 'runAsUser: 1234\n');
+    const urls = await loadedBy(['harden', '--config', path.join(tmp, 'config.yaml'), 'app']);
+    for (const name of SERVER_PACKAGES) {
+      expect(urls.filter((u) => u.includes(`/node_modules/${name}/`))).to.deep.equal([]);
+    }
+  });
+
+  it('runs as a kubectl plugin: `kubectl plugin list` finds it and `kubectl pod-hardener harden -f` works', function () {
+    if (!hasKubectl()) this.skip();
+    const bin = path.join(tmp, 'bin');
+    execFileSync('mkdir', ['-p', bin]);
+    // What npm puts in the bin directory for package.json's "bin" entry.
+    symlinkSync(CLI, path.join(bin, 'kubectl-pod_hardener'));
+    const env = {
+      ...process.env,
+      PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
+      KUBECONFIG: '/dev/null',
+    };
+    const list = execFileSync('kubectl', ['plugin', 'list'], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(list).to.include(path.join(bin, 'kubectl-pod_hardener'));
+    const out = execFileSync('kubectl', ['pod-hardener', 'harden', '-f', 'app/deployment.json'], {
+      env,
+      cwd: FIXTURES,
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out).spec.template.spec.securityContext.runAsUser).to.equal(65532);
+  });
+});
