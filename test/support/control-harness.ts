@@ -10,7 +10,8 @@ import type { ControlId } from '../../src/engine/controls/ids.js';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../src/engine/resolve/settings.js';
 import { isWindowsPod, type Pod } from '../../src/engine/pod/model.js';
 import { resolvePolicy, type ResolvedPolicy } from '../../src/engine/resolve/resolve.js';
-import { controlInputs, passScope, runControl } from '../../src/engine/harden/context.js';
+import { passScope, runControl } from '../../src/engine/harden/context.js';
+import { controlInputs } from '../../src/engine/resolve/control-inputs.js';
 
 export interface ContextOptions {
   /** Engine settings on top of DEFAULT_ENGINE_SETTINGS; pod annotations still go through resolvePolicy. */
