@@ -24,6 +24,14 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
       return 0;
     case 'harden':
       return runHardenCommand(invocation.argv);
+    case 'fn':
+      return import('./cli/fn.js').then(({ runFn }) =>
+        runFn(invocation.argv, {
+          stdout: (text) => process.stdout.write(text),
+          stderr: (text) => process.stderr.write(text),
+          readStdin,
+        }),
+      );
     case 'serve':
       break;
   }

@@ -3,6 +3,7 @@ import { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from '../config/in
 
 export const USAGE = `Usage: pod-hardener serve [options]
        pod-hardener harden [options] [PATH...|-]
+       pod-hardener fn < resource-list.yaml
        pod-hardener --help | --version
 
 Kubernetes mutating admission webhook that hardens pods with secure defaults.
@@ -11,6 +12,8 @@ Commands:
   serve                 run the webhook
   harden                harden the pod templates of manifests on disk or stdin,
                         as the webhook would (pod-hardener harden --help)
+  fn                    the same as a KRM function: a ResourceList on stdin,
+                        for kustomize and kpt (pod-hardener fn --help)
 
 Options for serve:
   --port PORT           HTTPS port (default 8443)
@@ -51,10 +54,13 @@ export type Invocation =
   | { readonly kind: 'serve'; readonly configFlags: ConfigFlags }
   /** `harden` parses its own arguments (src/cli/harden.ts), which follow the command. */
   | { readonly kind: 'harden'; readonly argv: readonly string[] }
+  /** `fn` (the KRM function, src/cli/fn.ts) takes no options but --help. */
+  | { readonly kind: 'fn'; readonly argv: readonly string[] }
   | { readonly kind: 'misuse'; readonly problem?: string };
 
 export function parseArguments(argv: readonly string[]): Invocation {
   if (argv[0] === 'harden') return { kind: 'harden', argv: argv.slice(1) };
+  if (argv[0] === 'fn') return { kind: 'fn', argv: argv.slice(1) };
   let command: string | undefined;
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -82,8 +88,8 @@ export function parseArguments(argv: readonly string[]): Invocation {
   if (flags.help === true) return { kind: 'help' };
   if (flags.version === true) return { kind: 'version' };
   if (command === undefined) return { kind: 'misuse' };
-  if (command === 'harden')
-    return { kind: 'misuse', problem: 'harden must come first; its options follow it' };
+  if (command === 'harden' || command === 'fn')
+    return { kind: 'misuse', problem: `${command} must come first; its options follow it` };
   if (command !== 'serve') return { kind: 'misuse', problem: `unknown command "${command}"` };
   return { kind: 'serve', configFlags: stringFlags(flags) };
 }

@@ -18,6 +18,8 @@ export interface HardenSettings {
   readonly mode: Mode;
   /** For workloads whose manifest names no namespace, as kubectl's context would supply it. */
   readonly defaultNamespace: string;
+  /** The file is a KRM function's ResourceList: harden its items (`pod-hardener fn`). */
+  readonly resourceList?: boolean;
 }
 
 export interface Located {
@@ -40,6 +42,8 @@ export interface WorkloadReport extends Located {
   readonly file: string;
   /** Index of the document in the file, from 0. */
   readonly document: number;
+  /** Index of the item in a ResourceList (only with `resourceList`). */
+  readonly item?: number;
   readonly apiVersion: string;
   readonly kind: string;
   readonly name: string;
@@ -103,11 +107,13 @@ async function hardenDocument(
   }
   const reports: WorkloadReport[] = [];
   const edits: { readonly workload: Workload; readonly patch: readonly Operation[] }[] = [];
-  for (const workload of workloadsIn(value)) {
+  for (const workload of workloadsIn(value, options.resourceList === true)) {
     const namespace = workload.namespace ?? options.defaultNamespace;
+    const item = workload.objectPath[1];
     const base = {
       file: file.name,
       document: document.index,
+      ...(options.resourceList === true && typeof item === 'number' ? { item } : {}),
       line: file.lineOf(offsetOfPath(doc, workload.objectPath)),
       apiVersion: workload.apiVersion,
       kind: workload.kind,

@@ -53,10 +53,21 @@ function at(value: unknown, path: Path): unknown {
   return node;
 }
 
-/** The workloads in one document's value: the object itself, or each item of a `kind: List`. */
-export function workloadsIn(value: unknown): Workload[] {
+/** apiVersions of a KRM function's `ResourceList` (the KRM Functions Specification). */
+export const RESOURCE_LIST_VERSIONS = ['config.kubernetes.io/v1', 'config.kubernetes.io/v1beta1'];
+
+/**
+ * The workloads in one document's value: the object itself, or each item of a `kind: List` (or, with
+ * `resourceList`, of a KRM function's `ResourceList`).
+ */
+export function workloadsIn(value: unknown, resourceList = false): Workload[] {
   if (!isJsonObject(value)) return [];
-  if (value.kind === 'List' && value.apiVersion === 'v1' && Array.isArray(value.items)) {
+  const list =
+    (value.kind === 'List' && value.apiVersion === 'v1') ||
+    (resourceList &&
+      value.kind === 'ResourceList' &&
+      RESOURCE_LIST_VERSIONS.includes(value.apiVersion as string));
+  if (list && Array.isArray(value.items)) {
     return value.items.flatMap((item, index) => workloadAt(item, ['items', index]) ?? []);
   }
   const one = workloadAt(value, []);

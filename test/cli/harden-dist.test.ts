@@ -50,17 +50,19 @@ describe('harden, built', function () {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function loadedBy(args: string[]): Promise<string[]> {
+  async function loadedBy(args: string[], stdin = ''): Promise<string[]> {
     const log = path.join(tmp, 'loaded.txt');
     const hooks = path.join(tmp, 'hooks.mjs');
     writeFileSync(hooks, RECORDING_HOOKS);
     writeFileSync(log, '');
     const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: ${JSON.stringify(log)} });`;
-    await execFileAsync(
+    const child = execFileAsync(
       process.execPath,
       ['--import', `data:text/javascript,${encodeURIComponent(register)}`, CLI, ...args],
       { cwd: FIXTURES },
-    ).catch((err: unknown) => {
+    );
+    child.child.stdin?.end(stdin);
+    await child.catch((err: unknown) => {
       // --check exits 1 when there is something to change; that is not a failure here.
       if ((err as { code?: number }).code !== 1) throw err;
     });
@@ -79,6 +81,21 @@ describe('harden, built', function () {
       }
     });
   }
+
+  it('`fn` (the KRM function) loads the same path and no server package', async () => {
+    const deployment = readFileSync(path.join(FIXTURES, 'app/deployment.json'), 'utf8');
+    const list = JSON.stringify({
+      apiVersion: 'config.kubernetes.io/v1',
+      kind: 'ResourceList',
+      items: [JSON.parse(deployment) as unknown],
+      functionConfig: { apiVersion: 'v1', kind: 'ConfigMap', data: { runAsUser: '1234' } },
+    });
+    const urls = await loadedBy(['fn'], list);
+    expect(urls.some((u) => u.endsWith('/dist/offline/harden-file.js'))).to.equal(true);
+    for (const name of SERVER_PACKAGES) {
+      expect(urls.filter((u) => u.includes(`/node_modules/${name}/`))).to.deep.equal([]);
+    }
+  });
 
   it('with --config still loads no server package', async () => {
     writeFileSync(path.join(tmp, 'config.yaml'), 'runAsUser: 1234\n');
