@@ -237,6 +237,20 @@ describe('e2e: differential, `pod-hardener harden` against the webhook on the AP
     const { cluster } = e2e();
     optedIn = await createNamespace(cluster, 'diff-in', { labels: { ...OPTED_IN } });
     plain = await createNamespace(cluster, 'diff-off');
+    // The RuntimeClass the windows-runtime-class fixture names, with the nodeSelector that fixture
+    // carries as merged: without it the API server refuses both pods.
+    await cluster.kubectlOk(
+      ['apply', '-f', '-'],
+      stringify({
+        apiVersion: 'node.k8s.io/v1',
+        kind: 'RuntimeClass',
+        metadata: { name: 'windows-2022' },
+        handler: 'runhcs-wcow-process',
+        scheduling: {
+          nodeSelector: { 'kubernetes.io/os': 'windows', 'node.kubernetes.io/windows-build': '10.0.20348' },
+        },
+      }),
+    );
 
     dir = mkdtempSync(path.join(os.tmpdir(), 'pod-hardener-differential-'));
     for (const c of fixtureCases) {
@@ -286,6 +300,7 @@ describe('e2e: differential, `pod-hardener harden` against the webhook on the AP
       const [byWebhook, byCli] = await Promise.all([dryRun(optedIn, raw), dryRun(plain, offline)]);
       if ('refused' in byWebhook || 'refused' in byCli) {
         // A pod the API server refuses either way (its validation, not the hardening) is no difference.
+        process.stderr.write(`      refused either way: ${c.title}\n`);
         expect('refused' in byWebhook, `webhook: ${JSON.stringify(byWebhook)}`).to.equal(true);
         expect('refused' in byCli, `CLI: ${JSON.stringify(byCli)}`).to.equal(true);
         return;
