@@ -6,6 +6,7 @@ import jsonPatch, { type Operation } from 'fast-json-patch';
 import { isAlias, isMap, isScalar, isSeq, type Document } from 'yaml';
 import { isJsonObject, type Change, type EngineSettings, type Mode, type Skip } from '../engine/index.js';
 import { parseManifestFile, type ManifestFile, type SourceDocument } from './documents.js';
+import { anchorInDefaults, defaultRequests } from './api-defaults.js';
 import { PodShapeError, runEngine, type WorkloadOutcome } from './engine.js';
 import { InputError } from './input-error.js';
 import { render, sameValue, styleOf, valueOf } from './render.js';
@@ -166,7 +167,11 @@ async function hardenDocument(
       warnings: result.warnings,
       admissionWarnings: result.admissionWarnings,
     });
-    if (result.patch.length > 0) edits.push({ workload, patch: result.patch });
+    if (result.patch.length > 0) {
+      // The patch was made against the defaulted pod: anchor it in the template as written.
+      const { created } = defaultRequests(workload.template.spec);
+      edits.push({ workload, patch: anchorInDefaults(result.patch, created) });
+    }
   }
   if (edits.length === 0) return { reports };
 

@@ -5,6 +5,7 @@
  */
 import type { JsonObject, Pod } from '../engine/index.js';
 import { isJsonObject } from '../engine/index.js';
+import { defaultRequests } from './api-defaults.js';
 
 export type Path = readonly (string | number)[];
 
@@ -98,7 +99,10 @@ function workloadAt(object: unknown, objectPath: Path): Workload | undefined {
   };
 }
 
-/** The Pod the API server would send the webhook for a pod made from the template. */
+/**
+ * The Pod the API server would send the webhook for a pod made from the template, with the defaulting
+ * the engine's decisions depend on (requests from limits) already applied.
+ */
 export function podFromTemplate(workload: Workload, namespace: string): Pod {
   const template = workload.template ?? {};
   const metadata = isJsonObject(template.metadata) ? template.metadata : {};
@@ -106,6 +110,6 @@ export function podFromTemplate(workload: Workload, namespace: string): Pod {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { ...metadata, namespace },
-    spec: template.spec,
+    spec: defaultRequests(template.spec).spec,
   } as Pod;
 }

@@ -185,6 +185,42 @@ describe('harden', () => {
     expect(await readdir(tmp)).to.have.members(['a.yaml', 'b.yaml', 'c.yaml']);
   });
 
+  it('sees requests defaulted from limits, as the API server sends them to the webhook', async () => {
+    // A limit without a request: the API server sets the request to the limit before admission, so
+    // the webhook keeps 1.5 CPU and 1Gi where the raw template would get the 100m and 128Mi defaults.
+    const stdin = [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: limits}',
+      'spec:',
+      '  containers:',
+      '    - name: cpu',
+      '      image: example/a:1',
+      '      resources:',
+      '        limits: {cpu: "1.5"}',
+      '    - name: memory',
+      '      image: example/b:1',
+      '      resources:',
+      '        requests: {cpu: 200m}',
+      '        limits: {memory: 1Gi}',
+      '',
+    ].join('\n');
+    const out = await harden(['-'], { stdin });
+    expect(out.code, out.stderr).to.equal(0);
+    const [cpu, memory] = toJs(parseAllDocuments(out.stdout)[0]!).spec.containers;
+    expect(cpu.resources).to.deep.equal({
+      limits: { cpu: '1.5', memory: '512Mi' },
+      requests: { cpu: '1.5', memory: '128Mi' },
+    });
+    // No 128Mi request: the API server will set 1Gi, as for the webhook.
+    expect(memory.resources).to.deep.equal({
+      requests: { cpu: '200m' },
+      limits: { memory: '1Gi', cpu: '500m' },
+    });
+    const again = await harden(['--check', '-'], { stdin: out.stdout });
+    expect(again.code, again.stdout).to.equal(0);
+  });
+
   it('reports: json, sarif and policyreport', async () => {
     const json = JSON.parse((await harden(['--report', 'json', 'app'])).stdout);
     expect(json.summary).to.include({ files: 2, workloads: 9 });
