@@ -32,6 +32,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
           readStdin,
         }),
       );
+    case 'audit':
+      return import('./cli/audit.js').then(({ runAuditCommand }) => runAuditCommand(invocation.argv));
     case 'serve':
       break;
   }

@@ -4,6 +4,7 @@ import { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from '../config/in
 export const USAGE = `Usage: pod-hardener serve [options]
        pod-hardener harden [options] [PATH...|-]
        pod-hardener fn < resource-list.yaml
+       pod-hardener audit [options]
        pod-hardener --help | --version
 
 Kubernetes mutating admission webhook that hardens pods with secure defaults.
@@ -14,6 +15,9 @@ Commands:
                         as the webhook would (pod-hardener harden --help)
   fn                    the same as a KRM function: a ResourceList on stdin,
                         for kustomize and kpt (pod-hardener fn --help)
+  audit                 list the cluster's pods with their recorded changes,
+                        opt-outs and residual "restricted" violations
+                        (pod-hardener audit --help)
 
 Options for serve:
   --port PORT           HTTPS port (default 8443)
@@ -56,11 +60,14 @@ export type Invocation =
   | { readonly kind: 'harden'; readonly argv: readonly string[] }
   /** `fn` (the KRM function, src/cli/fn.ts) takes no options but --help. */
   | { readonly kind: 'fn'; readonly argv: readonly string[] }
+  /** `audit` (src/cli/audit.ts) parses its own arguments. */
+  | { readonly kind: 'audit'; readonly argv: readonly string[] }
   | { readonly kind: 'misuse'; readonly problem?: string };
 
 export function parseArguments(argv: readonly string[]): Invocation {
   if (argv[0] === 'harden') return { kind: 'harden', argv: argv.slice(1) };
   if (argv[0] === 'fn') return { kind: 'fn', argv: argv.slice(1) };
+  if (argv[0] === 'audit') return { kind: 'audit', argv: argv.slice(1) };
   let command: string | undefined;
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -88,7 +95,7 @@ export function parseArguments(argv: readonly string[]): Invocation {
   if (flags.help === true) return { kind: 'help' };
   if (flags.version === true) return { kind: 'version' };
   if (command === undefined) return { kind: 'misuse' };
-  if (command === 'harden' || command === 'fn')
+  if (command === 'harden' || command === 'fn' || command === 'audit')
     return { kind: 'misuse', problem: `${command} must come first; its options follow it` };
   if (command !== 'serve') return { kind: 'misuse', problem: `unknown command "${command}"` };
   return { kind: 'serve', configFlags: stringFlags(flags) };

@@ -57,6 +57,8 @@ export {
   type SealKeys,
 } from './record/seal.js';
 export { checkRestricted, type Violation } from './pod-security/restricted.js';
+export { parseChangesRecord, type ChangesRecord, type RecordEntry } from './record/changes.js';
+export { visitContainers } from './controls/visitor.js';
 export { CONTROL_IDS, isControlId, type ControlId } from './controls/ids.js';
 export type { Change, Skip } from './controls/types.js';
 export { compareQuantities, parseQuantity, type Quantity } from './pod/quantity.js';

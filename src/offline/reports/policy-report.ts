@@ -8,9 +8,9 @@ import { CONTROL_IDS, type Mode } from '../../engine/index.js';
 import type { FileResult, WorkloadReport } from '../harden-file.js';
 import { CONTROL_DESCRIPTIONS } from './controls.js';
 
-type Result = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
+export type Result = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
 
-interface PolicyResult {
+export interface PolicyResult {
   policy: string;
   rule: string;
   category: string;
@@ -82,7 +82,14 @@ export function policyReports(files: readonly FileResult[], mode: Mode, now: Dat
       });
     }
   }
-  const reports = [...byNamespace.entries()]
+  return renderPolicyReports(byNamespace);
+}
+
+/** One PolicyReport per namespace with its summary, (shared with `audit`). */
+export function policyReportObjects(
+  byNamespace: ReadonlyMap<string, readonly PolicyResult[]>,
+): Record<string, unknown>[] {
+  return [...byNamespace.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([namespace, results]) => {
       const summary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
@@ -99,5 +106,9 @@ export function policyReports(files: readonly FileResult[], mode: Mode, now: Dat
         results,
       };
     });
+}
+
+export function renderPolicyReports(byNamespace: ReadonlyMap<string, readonly PolicyResult[]>): string {
+  const reports = policyReportObjects(byNamespace);
   return reports.map((r) => stringify(r, { lineWidth: 0 })).join('---\n');
 }

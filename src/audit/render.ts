@@ -1,0 +1,109 @@
+/** The three outputs of `pod-hardener audit`: a table, JSON, and PolicyReports (as `harden` writes them). */
+import {
+  policyReportObjects,
+  renderPolicyReports,
+  type PolicyResult,
+} from '../offline/reports/policy-report.js';
+import { CONTROL_DESCRIPTIONS } from '../offline/reports/controls.js';
+import { CONTROL_IDS, optedOutOf, type PodAudit } from './summarise.js';
+
+export function auditTable(audits: readonly PodAudit[]): string {
+  const header = ['NAMESPACE', 'NAME', 'CHANGES', 'SEALED', 'OPT-OUTS', 'RESTRICTED VIOLATIONS'];
+  const rows = [header];
+  for (const a of audits) {
+    const changes = Object.entries(a.changes)
+      .map(([control, n]) => `${control}=${n}`)
+      .join(',');
+    const optOuts = [
+      ...a.optOuts,
+      ...(a.skip === undefined ? [] : [`skip=${a.skip}`]),
+      ...(a.skipControls === undefined ? [] : [`skip-controls=${a.skipControls}`]),
+    ].join(' ');
+    const violations = a.violations.map((v) => `${v.target}:${v.check}`).join(',');
+    rows.push([
+      a.namespace,
+      a.name,
+      `${a.totalChanges}${a.truncated > 0 ? `+${a.truncated} truncated` : ''}${changes ? ` (${changes})` : ''}`,
+      a.sealed ? 'yes (unverified)' : 'no',
+      optOuts || '-',
+      `${a.violations.length}${violations ? ` (${violations})` : ''}`,
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const lines = rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+  return `${lines.join('\n')}\n${audits.length === 0 ? 'no pods\n' : ''}`;
+}
+
+export function auditJson(audits: readonly PodAudit[]): string {
+  return `${JSON.stringify(
+    {
+      note: 'changes-seal is reported as present or absent; it cannot be verified without the webhook key',
+      pods: audits,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function controlResult(a: PodAudit, control: string): Pick<PolicyResult, 'result' | 'message'> {
+  if (a.skip === 'true') return { result: 'skip', message: 'pod annotated skip' };
+  const optedOut = optedOutOf(a, control);
+  if (optedOut.length > 0) return { result: 'skip', message: `opted out: ${optedOut.join(', ')}` };
+  const n = a.changes[control] ?? 0;
+  if (n > 0) return { result: 'pass', message: `hardened at admission: ${n} field(s) set` };
+  return { result: 'pass', message: 'no change recorded' };
+}
+
+function resultsByNamespace(audits: readonly PodAudit[], now: Date): Map<string, PolicyResult[]> {
+  const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
+  const byNamespace = new Map<string, PolicyResult[]>();
+  for (const a of audits) {
+    const resources = [{ apiVersion: 'v1', kind: 'Pod', name: a.name, namespace: a.namespace }];
+    const properties = { sealed: a.sealed ? 'present (unverified)' : 'absent' };
+    const results = byNamespace.get(a.namespace) ?? [];
+    byNamespace.set(a.namespace, results);
+    for (const control of CONTROL_IDS) {
+      results.push({
+        policy: 'pod-hardener',
+        rule: control,
+        category: 'Pod Hardening',
+        severity: 'medium',
+        ...controlResult(a, control),
+        scored: true,
+        source: 'pod-hardener',
+        timestamp,
+        resources,
+        properties: { ...properties, description: CONTROL_DESCRIPTIONS[control] },
+      });
+    }
+    for (const v of a.violations) {
+      results.push({
+        policy: 'pod-security-restricted',
+        rule: v.check,
+        category: 'Pod Security Standards (Restricted)',
+        severity: 'high',
+        result: 'warn',
+        scored: true,
+        source: 'pod-hardener',
+        message: `${v.target}: ${v.detail} (on the stored pod)`,
+        timestamp,
+        resources,
+        properties,
+      });
+    }
+  }
+  return byNamespace;
+}
+
+export function auditPolicyReports(audits: readonly PodAudit[], now: Date): string {
+  return renderPolicyReports(resultsByNamespace(audits, now));
+}
+
+export function auditPolicyReportObjects(audits: readonly PodAudit[], now: Date): Record<string, unknown>[] {
+  return policyReportObjects(resultsByNamespace(audits, now));
+}

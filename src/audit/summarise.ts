@@ -1,0 +1,111 @@
+/**
+ * `pod-hardener audit`: what the cluster's pods carry. For each stored pod, the changes record (the
+ * `changes` annotation, counted by control), whether it is sealed (the seal's key is the serving
+ * key's, so it cannot be verified here), the opt-outs, and what still violates Pod Security
+ * "restricted". No I/O: the pods come from a PodLister (src/audit/kube.ts in the CLI, a stub in tests).
+ */
+import {
+  CONTROL_IDS,
+  checkRestricted,
+  keysFor,
+  parseChangesRecord,
+  visitContainers,
+  type Pod,
+  type Violation,
+} from '../engine/index.js';
+
+/** A stored pod as the API returns it; only metadata and spec are read. */
+export interface StoredPod {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly spec?: unknown;
+}
+
+/** Lists the pods of one namespace, or of all of them when `namespace` is undefined. */
+export type PodLister = (namespace: string | undefined) => Promise<readonly StoredPod[]>;
+
+export interface PodAudit {
+  readonly namespace: string;
+  readonly name: string;
+  /** Field changes recorded, by control id. */
+  readonly changes: Readonly<Record<string, number>>;
+  readonly totalChanges: number;
+  /** Entries the record says it had to leave out (`{"truncated": N}`). */
+  readonly truncated: number;
+  /** Controls an image profile kept off a container, as `container/control`. */
+  readonly profileSkips: readonly string[];
+  /** A `changes-seal` annotation is present. It is not verified: that needs the webhook's key. */
+  readonly sealed: boolean;
+  readonly sealVerified: false;
+  /** The honoured opt-outs the webhook recorded (`opt-outs`). */
+  readonly optOuts: readonly string[];
+  /** The pod's own opt-out annotations, as written. */
+  readonly skip?: string;
+  readonly skipControls?: string;
+  /** Pod Security "restricted" violations of the stored pod. */
+  readonly violations: readonly Violation[];
+}
+
+export function auditPod(stored: StoredPod, prefix = 'pod-hardener.io'): PodAudit {
+  const keys = keysFor(prefix);
+  const annotations = stored.metadata?.annotations ?? {};
+  const record = parseChangesRecord(annotations[keys.changes]);
+  const changes: Record<string, number> = {};
+  const profileSkips: string[] = [];
+  let totalChanges = 0;
+  for (const entry of record.entries) {
+    if ('path' in entry) {
+      changes[entry.control] = (changes[entry.control] ?? 0) + 1;
+      totalChanges += 1;
+    } else {
+      profileSkips.push(`${entry.target}/${entry.control}`);
+    }
+  }
+  const pod = { metadata: stored.metadata, spec: stored.spec } as unknown as Pod;
+  const optOuts = (annotations[keys.optOuts] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const skip = annotations[keys.skip];
+  const skipControls = annotations[keys.skipControls];
+  return {
+    namespace: stored.metadata?.namespace ?? '',
+    name: stored.metadata?.name ?? '',
+    changes,
+    totalChanges,
+    truncated: record.truncated,
+    profileSkips,
+    sealed: annotations[keys.changesSeal] !== undefined,
+    sealVerified: false,
+    optOuts,
+    ...(skip === undefined ? {} : { skip }),
+    ...(skipControls === undefined ? {} : { skipControls }),
+    violations: checkRestricted(pod, visitContainers(pod), true),
+  };
+}
+
+export async function auditCluster(
+  list: PodLister,
+  namespace: string | undefined,
+  prefix?: string,
+): Promise<PodAudit[]> {
+  const pods = await list(namespace);
+  return pods
+    .map((pod) => auditPod(pod, prefix))
+    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+}
+
+/** Whether the pod opted out of `control` (recorded opt-outs, or its own skip annotations). */
+export function optedOutOf(audit: PodAudit, control: string): string[] {
+  const recorded = audit.optOuts.filter((o) => o === control || o.endsWith(`/${control}`));
+  const asked = (audit.skipControls ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((o) => o === control || o.endsWith(`/${control}`));
+  return [...new Set([...recorded, ...asked])];
+}
+
+export { CONTROL_IDS };
