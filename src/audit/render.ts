@@ -1,11 +1,13 @@
 /** The three outputs of `pod-hardener audit`: a table, JSON, and PolicyReports (as `harden` writes them). */
 import {
+  addResults,
   policyReportObjects,
   renderPolicyReports,
+  resultsFor,
   type PolicyResult,
+  type ReportSubject,
 } from '../offline/reports/policy-report.js';
-import { CONTROL_DESCRIPTIONS } from '../offline/reports/controls.js';
-import { CONTROL_IDS, optedOutOf, type PodAudit } from './summarise.js';
+import { optedOutOf, type PodAudit } from './summarise.js';
 
 export function auditTable(audits: readonly PodAudit[]): string {
   const header = ['NAMESPACE', 'NAME', 'CHANGES', 'SEALED', 'OPT-OUTS', 'RESTRICTED VIOLATIONS'];
@@ -63,39 +65,14 @@ function resultsByNamespace(audits: readonly PodAudit[], now: Date): Map<string,
   const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
   const byNamespace = new Map<string, PolicyResult[]>();
   for (const a of audits) {
-    const resources = [{ apiVersion: 'v1', kind: 'Pod', name: a.name, namespace: a.namespace }];
-    const properties = { sealed: a.sealed ? 'present (unverified)' : 'absent' };
-    const results = byNamespace.get(a.namespace) ?? [];
-    byNamespace.set(a.namespace, results);
-    for (const control of CONTROL_IDS) {
-      results.push({
-        policy: 'pod-hardener',
-        rule: control,
-        category: 'Pod Hardening',
-        severity: 'medium',
-        ...controlResult(a, control),
-        scored: true,
-        source: 'pod-hardener',
-        timestamp,
-        resources,
-        properties: { ...properties, description: CONTROL_DESCRIPTIONS[control] },
-      });
-    }
-    for (const v of a.violations) {
-      results.push({
-        policy: 'pod-security-restricted',
-        rule: v.check,
-        category: 'Pod Security Standards (Restricted)',
-        severity: 'high',
-        result: 'warn',
-        scored: true,
-        source: 'pod-hardener',
-        message: `${v.target}: ${v.detail} (on the stored pod)`,
-        timestamp,
-        resources,
-        properties,
-      });
-    }
+    const subject: ReportSubject = {
+      resource: { apiVersion: 'v1', kind: 'Pod', name: a.name, namespace: a.namespace },
+      properties: { sealed: a.sealed ? 'present (unverified)' : 'absent' },
+      controlResult: (control) => controlResult(a, control),
+      violations: a.violations,
+      violationContext: 'on the stored pod',
+    };
+    addResults(byNamespace, a.namespace, resultsFor(subject, timestamp));
   }
   return byNamespace;
 }

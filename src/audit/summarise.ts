@@ -5,7 +5,6 @@
  * "restricted". No I/O: the pods come from a PodLister (src/audit/kube.ts in the CLI, a stub in tests).
  */
 import {
-  CONTROL_IDS,
   checkRestricted,
   keysFor,
   parseChangesRecord,
@@ -108,4 +107,3 @@ export function optedOutOf(audit: PodAudit, control: string): string[] {
   return [...new Set([...recorded, ...asked])];
 }
 
-export { CONTROL_IDS };

@@ -43,44 +43,81 @@ function controlResult(w: WorkloadReport, control: string): { result: Result; me
   return { result: 'pass', message: 'nothing to change' };
 }
 
+/** What one report resource contributes: the resource, its properties, and how each control fared. */
+export interface ReportSubject {
+  readonly resource: PolicyResult['resources'][number];
+  readonly properties: Record<string, string>;
+  readonly controlResult: (control: string) => Pick<PolicyResult, 'result' | 'message'>;
+  readonly violations: readonly {
+    readonly check: string;
+    readonly target: string;
+    readonly detail: string;
+  }[];
+  /** Appended to each violation's message: where the violation was found. */
+  readonly violationContext: string;
+}
+
+/**
+ * A result per control and one per residual violation, for one resource; shared by `harden
+ * --report policyreport` (workloads) and `audit` (stored pods), so the two reports cannot drift.
+ */
+export function resultsFor(subject: ReportSubject, timestamp: PolicyResult['timestamp']): PolicyResult[] {
+  const resources = [subject.resource];
+  const { properties } = subject;
+  const results: PolicyResult[] = CONTROL_IDS.map((control) => ({
+    policy: 'pod-hardener',
+    rule: control,
+    category: 'Pod Hardening',
+    severity: 'medium',
+    ...subject.controlResult(control),
+    scored: true,
+    source: 'pod-hardener',
+    timestamp,
+    resources,
+    properties: { ...properties, description: CONTROL_DESCRIPTIONS[control] },
+  }));
+  for (const v of subject.violations) {
+    results.push({
+      policy: 'pod-security-restricted',
+      rule: v.check,
+      category: 'Pod Security Standards (Restricted)',
+      severity: 'high',
+      result: 'warn',
+      scored: true,
+      source: 'pod-hardener',
+      message: `${v.target}: ${v.detail} (${subject.violationContext})`,
+      timestamp,
+      resources,
+      properties,
+    });
+  }
+  return results;
+}
+
+/** Adds `results` to its namespace's list. */
+export function addResults(
+  byNamespace: Map<string, PolicyResult[]>,
+  namespace: string,
+  results: readonly PolicyResult[],
+): void {
+  const list = byNamespace.get(namespace) ?? [];
+  byNamespace.set(namespace, list);
+  for (const result of results) list.push(result);
+}
+
 export function policyReports(files: readonly FileResult[], mode: Mode, now: Date): string {
   const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
   const byNamespace = new Map<string, PolicyResult[]>();
   for (const w of files.flatMap((f) => f.workloads)) {
     if (w.outcome === 'no-pod-template') continue;
-    const resources = [{ apiVersion: w.apiVersion, kind: w.kind, name: w.name, namespace: w.namespace }];
-    const properties = { file: w.file, line: String(w.line), mode };
-    const results = byNamespace.get(w.namespace) ?? [];
-    byNamespace.set(w.namespace, results);
-    for (const control of CONTROL_IDS) {
-      results.push({
-        policy: 'pod-hardener',
-        rule: control,
-        category: 'Pod Hardening',
-        severity: 'medium',
-        ...controlResult(w, control),
-        scored: true,
-        source: 'pod-hardener',
-        timestamp,
-        resources,
-        properties: { ...properties, description: CONTROL_DESCRIPTIONS[control] },
-      });
-    }
-    for (const v of w.violations) {
-      results.push({
-        policy: 'pod-security-restricted',
-        rule: v.check,
-        category: 'Pod Security Standards (Restricted)',
-        severity: 'high',
-        result: 'warn',
-        scored: true,
-        source: 'pod-hardener',
-        message: `${v.target}: ${v.detail} (left after hardening)`,
-        timestamp,
-        resources,
-        properties,
-      });
-    }
+    const subject: ReportSubject = {
+      resource: { apiVersion: w.apiVersion, kind: w.kind, name: w.name, namespace: w.namespace },
+      properties: { file: w.file, line: String(w.line), mode },
+      controlResult: (control) => controlResult(w, control),
+      violations: w.violations,
+      violationContext: 'left after hardening',
+    };
+    addResults(byNamespace, w.namespace, resultsFor(subject, timestamp));
   }
   return renderPolicyReports(byNamespace);
 }
