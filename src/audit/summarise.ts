@@ -106,4 +106,3 @@ export function optedOutOf(audit: PodAudit, control: string): string[] {
     .filter((o) => o === control || o.endsWith(`/${control}`));
   return [...new Set([...recorded, ...asked])];
 }
-
