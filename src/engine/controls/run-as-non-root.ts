@@ -130,8 +130,10 @@ export const runAsNonRoot: Control = {
           ];
     };
     // One user for every container goes on the pod; containers whose profiles differ get their own.
-    const distinctUsers = new Set(startable.map((ref) => JSON.stringify(userFields(ref))));
-    const userOnPod = podWide && scope.targets.length > 0 && distinctUsers.size === 1;
+    // Without profiles every container has the same user, so the comparison is skipped (every review).
+    const oneUser =
+      users.size === 0 || new Set(startable.map((ref) => JSON.stringify(userFields(ref)))).size === 1;
+    const userOnPod = podWide && scope.targets.length > 0 && oneUser;
     for (const ref of startable) {
       const fill = (path: readonly string[], value: unknown, profile?: string): void => {
         if (inherited(path) === undefined)
