@@ -3,28 +3,11 @@
  * namespace shows its recorded changes and its seal. `--apply` is covered by the unit tests only: the
  * PolicyReport CRD is installed by policy-report.e2e.ts, and this file does not depend on it.
  */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect } from 'chai';
 import { OPTED_IN, createNamespace, createPod } from './support/cluster.js';
+import { runCli } from './support/cli.js';
 import { e2e } from './support/context.js';
 import { changesOf, plainPod } from './support/expect-pod.js';
-
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(e2e().repoRoot, 'dist', 'cli.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface AuditedPod {
   namespace: string;
@@ -44,7 +27,7 @@ describe('e2e: pod-hardener audit against the API server', () => {
     const recorded = changesOf(created);
     expect(recorded, 'the webhook hardened the pod').to.not.be.empty;
 
-    const run = await cli([
+    const run = await runCli([
       'audit',
       '--kubeconfig',
       cluster.kubeconfigPath,

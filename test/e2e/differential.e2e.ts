@@ -13,7 +13,6 @@
  * (kube-api-access-xxxxx) and our record annotations (changes, changes-seal, opt-outs), which admission
  * writes and the CLI deliberately does not. Every other annotation and every label must match.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +21,7 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parseAllDocuments, parse, stringify } from 'yaml';
 import { createNamespace, OPTED_IN } from './support/cluster.js';
+import { runCli } from './support/cli.js';
 import { e2e } from './support/context.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -210,21 +210,6 @@ async function dryRun(namespace: string, pod: V1Pod): Promise<Outcome> {
   }
 }
 
-function runCli(args: readonly string[], cwd: string): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(e2e().repoRoot, 'dist', 'cli.js'), ...args], {
-      cwd,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code: code ?? -1, stderr });
-    });
-  });
-}
-
 describe('e2e: differential, `pod-hardener harden` against the webhook on the API server', () => {
   let optedIn: string;
   let plain: string;
@@ -270,7 +255,7 @@ describe('e2e: differential, `pod-hardener harden` against the webhook on the AP
     }
 
     const started = Date.now();
-    const result = await runCli(['harden', '--in-place', '-n', optedIn, '.'], dir);
+    const result = await runCli(['harden', '--in-place', '-n', optedIn, '.'], { cwd: dir });
     expect(result.code, result.stderr).to.equal(0);
     process.stderr.write(
       `      differential: harden --in-place of ${files.length} files in ${Date.now() - started} ms; ` +

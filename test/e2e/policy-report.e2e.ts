@@ -4,12 +4,12 @@
  * kubectl (strict field validation, so an unknown field would be an error too) and stored whole. A
  * structurally wrong report is refused, so the CRD's schema is known to be in force.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createNamespace } from './support/cluster.js';
+import { cliStdout } from './support/cli.js';
 import { e2e } from './support/context.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,23 +20,6 @@ interface Report {
   metadata: { name: string; namespace: string };
   summary: Record<string, number>;
   results: Record<string, unknown>[];
-}
-
-function cliStdout(args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(e2e().repoRoot, 'dist', 'cli.js'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`pod-hardener ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-  });
 }
 
 describe('e2e: PolicyReports on the API server with the wgpolicyk8s.io CRD', () => {
