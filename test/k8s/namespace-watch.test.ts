@@ -176,6 +176,27 @@ describe('k8s/namespace-source list and watch (against a real HTTPS server)', fu
     expect(restarts).to.equal(0);
   });
 
+  it('relists when the watch request itself is answered 410 Gone', async () => {
+    server.handle((req, res) => {
+      if (query(req).get('watch') === '1') {
+        if (watches().length === 1) {
+          sendStatus(res, 410, 'Expired', 'too old resource version: 3 (40)');
+        } else {
+          res.writeHead(200);
+          open.push(res);
+        }
+      } else {
+        sendJson(res, 200, { items: [], metadata: { resourceVersion: lists().length === 1 ? '3' : '40' } });
+      }
+    });
+    await start();
+    await waitFor(() => watches().length === 2, 'the second watch');
+    expect(watches().map((r) => query(r).get('resourceVersion'))).to.deep.equal(['3', '40']);
+    expect(lists()).to.have.length(2);
+    expect(restarts).to.equal(0);
+    expect(lines.filter((l) => l.level !== 'info')).to.deep.equal([]);
+  });
+
   it('sees watch events as they arrive, before the watch ends', async () => {
     let watch: ServerResponse | undefined;
     server.handle((req, res) => {
