@@ -51,6 +51,9 @@ const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024;
 
 type Finish<T> = (err: Error | undefined, value?: T) => void;
 
+/** Errors from a reused keep-alive connection that was already closed: safe to retry a GET once. */
+const staleSocket = new WeakSet<Error>();
+
 export function createKubeClient(access: KubeAccess): KubeClient {
   const secure = access.server.startsWith('https:');
   const agent = secure
@@ -119,10 +122,16 @@ export function createKubeClient(access: KubeAccess): KubeClient {
       req.setTimeout(idleMs, () => {
         finish(new IdleTimeoutError(idleMs));
       });
+      let answered = false;
       req.on('error', (err) => {
+        // A kept-alive connection the server closed just as this request went out: nothing was processed.
+        const code = (err as { code?: unknown }).code;
+        if (req.reusedSocket && !answered && (code === 'ECONNRESET' || code === 'EPIPE'))
+          staleSocket.add(err);
         finish(err);
       });
       req.on('response', (res) => {
+        answered = true;
         if (res.statusCode === 401) access.token?.invalidate();
         res.on('error', (err) => {
           finish(err);
@@ -174,8 +183,15 @@ export function createKubeClient(access: KubeAccess): KubeClient {
 
   return {
     request<T>(options: RequestOptions): Promise<T> {
-      return send<T>(options, (res, finish, described) => {
-        collect(res, finish, described, (text) => (text === '' ? undefined : JSON.parse(text)) as T);
+      const attempt = (): Promise<T> =>
+        send<T>(options, (res, finish, described) => {
+          collect(res, finish, described, (text) => (text === '' ? undefined : JSON.parse(text)) as T);
+        });
+      // Only a GET is retried: the server may have closed the connection after reading a write.
+      if ((options.method ?? 'GET') !== 'GET') return attempt();
+      return attempt().catch((err: unknown) => {
+        if (err instanceof Error && staleSocket.has(err)) return attempt();
+        throw err;
       });
     },
 

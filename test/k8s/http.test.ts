@@ -275,6 +275,28 @@ describe('k8s/http (against a real HTTPS server)', function () {
     await waitFor(() => server.sockets.size === 0, 'the connection to close');
   });
 
+  it('retries a GET once when a kept-alive connection turns out to be closed, but not a write', async () => {
+    const seenOn = new Map<number | undefined, number>();
+    server.handle((req, res) => {
+      const count = (seenOn.get(req.remotePort) ?? 0) + 1;
+      seenOn.set(req.remotePort, count);
+      // The second request on a connection meets a server that has just closed it.
+      if (count === 2) res.socket?.destroy();
+      else sendJson(res, 200, { n: server.requests.length });
+    });
+    const kube = connect();
+    await kube.request({ path: '/api' });
+    expect(await kube.request({ path: '/api' })).to.deep.equal({ n: 3 });
+    expect(server.requests).to.have.length(3);
+    expect(server.requests[1]?.remotePort).to.equal(server.requests[0]?.remotePort);
+    expect(server.requests[2]?.remotePort).not.to.equal(server.requests[0]?.remotePort);
+
+    // The next request is the second on the new connection, and a PUT is not sent twice.
+    const put = await kube.request({ method: 'PUT', path: '/api', body: {} }).catch((e: unknown) => e);
+    expect(describeError(put)).to.equal('ECONNRESET');
+    expect(server.requests).to.have.length(4);
+  });
+
   it('reports a refused connection by its code', async () => {
     const url = server.url;
     await server.close();
