@@ -143,7 +143,7 @@ function startClusterSource(client: KubeClient, options: NamespaceSourceOptions)
       if (Date.now() - runStartedAt >= HEALTHY_RUN_MS) restartAttempt = 0;
       const retryInMs = backoffDelayMs(restartAttempt);
       restartAttempt += 1;
-      // The message keeps the informer's name: dashboards and alerts match on it.
+      // Worded as when this was client-node's informer, so searches of existing logs keep matching.
       log('warn', 'namespace informer failed, restarting', {
         reason: describeError(err),
         retryInMs,
