@@ -147,10 +147,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   return { port: running.port, certFile, stop };
 }
 
-/**
- * @kubernetes/client-node costs about 60 MiB of memory once loaded (every API group's models), so it is
- * loaded only when a cluster is configured: never for local runs, the benchmark or the abuse suite.
- */
+/** The Kubernetes client is loaded only when a cluster is configured: never for local runs or the benchmark. */
 async function namespaceSource(
   config: Config,
   logger: Logger,
@@ -228,13 +225,13 @@ async function startSelfManagedTlsFor(
     dir: config.tlsCertDir,
     ...names,
   });
-  // Loaded here, not at the top, for the same reason as the namespace source: it needs client-node.
-  const [{ startSelfManagedTls }, { loadKubeConfig }] = await Promise.all([
+  // Loaded here, not at the top, for the same reason as the namespace source.
+  const [{ startSelfManagedTls }, { loadAccess }] = await Promise.all([
     import('./tls/self-managed.js'),
-    import('./k8s/client.js'),
+    import('./k8s/kubeconfig.js'),
   ]);
   return startSelfManagedTls({
-    kubeConfig: loadKubeConfig(config.cluster),
+    access: loadAccess(config.cluster),
     namespace: config.namespace,
     secretName: config.tlsSecretName,
     webhookConfigurationName: config.webhookConfigurationName,

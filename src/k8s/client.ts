@@ -1,9 +1,13 @@
+/**
+ * A client-node KubeConfig, for the `audit` command only (src/audit/kube.ts). The webhook's serve path
+ * uses ./kubeconfig.ts and ./http.ts instead, so it never loads client-node.
+ */
 import { existsSync } from 'node:fs';
-import { KubeConfig, Observable, type ObservableMiddleware } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterConnection } from './kubeconfig.js';
 import { describeError } from './requests.js';
 
-export type ClusterConnection =
-  { kind: 'off' } | { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string };
+export type { ClusterConnection } from './kubeconfig.js';
 
 // Not exported by client-node; checked up front so a pod without a mounted token fails at start-up.
 const SERVICE_ACCOUNT_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -51,23 +55,4 @@ export function loadKubeConfig(cluster: Exclude<ClusterConnection, { kind: 'off'
     );
   }
   return kc;
-}
-
-/** client-node 1.x takes cancellation only through request middleware. */
-export function abortable(signal: AbortSignal): {
-  middleware: ObservableMiddleware[];
-  middlewareMergeStrategy: 'append';
-} {
-  return {
-    middleware: [
-      {
-        pre: (context) => {
-          context.setSignal(signal);
-          return new Observable(Promise.resolve(context));
-        },
-        post: (response) => new Observable(Promise.resolve(response)),
-      },
-    ],
-    middlewareMergeStrategy: 'append',
-  };
 }

@@ -1,13 +1,9 @@
-import {
-  CoreV1Api,
-  makeInformer,
-  type KubeConfig,
-  type V1Namespace,
-  type V1NamespaceList,
-} from '@kubernetes/client-node';
+import type { V1Namespace } from '@kubernetes/client-node';
 import { LOOKUPS_OFF, type NamespaceLookup, type NamespaceSource } from '../engine/index.js';
 import { RESTART_BACKOFF_MAX_MS, backoffDelayMs } from './backoff.js';
-import { abortable, loadKubeConfig, type ClusterConnection } from './client.js';
+import { createKubeClient, type KubeClient } from './http.js';
+import { loadAccess, type ClusterConnection } from './kubeconfig.js';
+import { listAndWatch } from './list-watch.js';
 import {
   NOT_FOUND_TTL_MS,
   foundLookup,
@@ -35,11 +31,11 @@ export interface NamespaceSourceOptions {
 }
 
 export interface StoppableNamespaceSource extends NamespaceSource {
-  /** Ends the informer, its restart timer and any in-flight request. Idempotent. */
+  /** Ends the list and watch, its restart timer and any in-flight request. Idempotent. */
   stop(): void;
 }
 
-/** The informer's list has no timeout of its own: without one a hung API server would stall it forever. */
+/** The list has no timeout of its own: without one a hung API server would stall it forever. */
 const LIST_TIMEOUT_MS = 60_000;
 /** A restart that then ran this long without failing was healthy, so the next failure starts backoff afresh. */
 const HEALTHY_RUN_MS = RESTART_BACKOFF_MAX_MS;
@@ -59,14 +55,13 @@ export function createNamespaceSource(options: NamespaceSourceOptions): Promise<
     resolve(
       cluster.kind === 'off'
         ? { ...LOOKUPS_OFF, stop: () => undefined }
-        : startClusterSource(loadKubeConfig(cluster), options),
+        : startClusterSource(createKubeClient(loadAccess(cluster)), options),
     );
   });
 }
 
-function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): StoppableNamespaceSource {
+function startClusterSource(client: KubeClient, options: NamespaceSourceOptions): StoppableNamespaceSource {
   const { lookupTimeoutMs, logger, onLookupFailure } = options;
-  const api = kc.makeApiClient(CoreV1Api);
 
   let cache = new Map<string, FoundLookup>();
   const notFoundUntil = new Map<string, number>();
@@ -76,10 +71,10 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
   let restartAttempt = 0;
   let runStartedAt = 0;
   let restartTimer: NodeJS.Timeout | undefined;
-  // Aborting this cancels the informer's list and every pending GET at once.
+  // Aborting this cancels the list, the watch and every pending GET at once.
   const lifetime = new AbortController();
 
-  // Logging must not be able to break the informer's callbacks or a review.
+  // Logging must not be able to break the watch's callbacks or a review.
   const log = (level: keyof NamespaceSourceLogger, msg: string, meta: object): void => {
     try {
       logger[level](msg, meta);
@@ -88,16 +83,11 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
     }
   };
 
-  const listNamespaces = async (): Promise<V1NamespaceList> => {
-    const list = await withTimeout(
-      LIST_TIMEOUT_MS,
-      (signal) => api.listNamespace({}, abortable(signal)),
-      lifetime.signal,
-    );
-    // Rebuilt here rather than from the informer's add callbacks so that `synced` and a complete cache
-    // become visible together, and so that namespaces deleted during an outage disappear on relist.
+  // Rebuilt from each list rather than patched, so that `synced` and a complete cache become visible
+  // together, and so that namespaces deleted during an outage disappear on relist.
+  const replace = (items: readonly V1Namespace[]): void => {
     const next = new Map<string, FoundLookup>();
-    for (const ns of list.items) {
+    for (const ns of items) {
       const name = ns.metadata?.name;
       if (name) next.set(name, foundLookup(ns));
     }
@@ -107,11 +97,7 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
       synced = true;
       log('info', 'namespace cache synced', { namespaces: next.size });
     }
-    return list;
   };
-
-  const informer = makeInformer<V1Namespace>(kc, NAMESPACES_PATH, listNamespaces);
-
   const upsert = (ns: V1Namespace): void => {
     try {
       const name = ns.metadata?.name;
@@ -134,19 +120,30 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
   const run = (): void => {
     if (stopped) return;
     runStartedAt = Date.now();
-    informer.start().then(() => {
-      // stop() cannot abort a watch request whose response had not arrived yet; close it now it has.
-      if (stopped) informer.stop().catch(() => undefined);
-    }, onInformerError);
+    listAndWatch<V1Namespace>({
+      client,
+      path: NAMESPACES_PATH,
+      handlers: {
+        replace,
+        upsert,
+        remove,
+        expired: () => {
+          log('info', 'namespace watch expired, relisting', {});
+        },
+      },
+      listTimeoutMs: LIST_TIMEOUT_MS,
+      signal: lifetime.signal,
+    }).catch(onWatchError);
   };
 
-  // client-node's informer does not restart itself after an error; this is the only place that does.
-  function onInformerError(err: unknown): void {
+  // listAndWatch gives up on any failure but 410 Gone; this is the only place that starts it again.
+  function onWatchError(err: unknown): void {
     try {
       if (stopped || restartTimer !== undefined) return;
       if (Date.now() - runStartedAt >= HEALTHY_RUN_MS) restartAttempt = 0;
       const retryInMs = backoffDelayMs(restartAttempt);
       restartAttempt += 1;
+      // Worded as when this was client-node's informer, so searches of existing logs keep matching.
       log('warn', 'namespace informer failed, restarting', {
         reason: describeError(err),
         retryInMs,
@@ -162,10 +159,6 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
     }
   }
 
-  informer.on('add', upsert);
-  informer.on('update', upsert);
-  informer.on('delete', remove);
-  informer.on('error', onInformerError);
   run();
 
   const fetchNamespace = async (name: string): Promise<NamespaceLookup> => {
@@ -173,7 +166,8 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
     try {
       const ns = await withTimeout(
         lookupTimeoutMs,
-        (signal) => api.readNamespace({ name }, abortable(signal)),
+        (signal) =>
+          client.request<V1Namespace>({ path: `${NAMESPACES_PATH}/${encodeURIComponent(name)}`, signal }),
         lifetime.signal,
       );
       return foundLookup(ns);
@@ -219,7 +213,7 @@ function startClusterSource(kc: KubeConfig, options: NamespaceSourceOptions): St
       clearTimeout(restartTimer);
       restartTimer = undefined;
       lifetime.abort(new SourceStoppedError());
-      informer.stop().catch(() => undefined);
+      client.close();
     },
   };
 }

@@ -1,7 +1,5 @@
-/**
- * Bounds and describes requests to the API server. No value of @kubernetes/client-node is imported here,
- * so importing this costs nothing on a start-up without a cluster.
- */
+/** Bounds and describes requests to the API server. */
+import { KubeApiError } from './errors.js';
 
 export class TimeoutError extends Error {
   override readonly name = 'TimeoutError';
@@ -74,17 +72,25 @@ export function withTimeout<T>(
   });
 }
 
-function firstLine(text: string): string {
+function firstLine(text: string, max = 120): string {
   const line = text.split('\n', 1)[0]?.trim() ?? '';
-  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
 /**
- * A short, loggable reason. Deliberately avoids `message` where client-node puts response bodies and
- * headers in it (ApiException) and prefers stable codes over free text.
+ * A short, loggable reason. Prefers stable codes over free text; for an API error, the status and the
+ * API server's own Status message (which names the missing permission, the conflict...), never the body.
+ * Objects with a numeric `code` (client-node's ApiException, used by `audit`) are told by status only,
+ * since that library puts response bodies and headers in the message.
  */
 export function describeError(err: unknown): string {
   if (err instanceof TimeoutError || err instanceof SourceStoppedError) return err.message;
+  if (err instanceof KubeApiError) {
+    const reason = err.reason === undefined ? '' : ` ${err.reason}`;
+    const detail =
+      err.statusMessage === undefined || err.statusMessage === '' ? '' : `: ${err.statusMessage}`;
+    return firstLine(`HTTP ${err.status}${reason}${detail}`, 200);
+  }
   if (err !== null && typeof err === 'object') {
     const { code, name, message } = err as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof code === 'number') return `HTTP ${code}`;
@@ -99,8 +105,9 @@ export function describeError(err: unknown): string {
   return 'unknown error';
 }
 
-/** The HTTP status of a failed client-node call (its ApiException's `code`), if it has one. */
+/** The HTTP status of a failed API call, if it has one. */
 export function httpStatusOf(err: unknown): number | undefined {
+  if (err instanceof KubeApiError) return err.status;
   const code = err !== null && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'number' ? code : undefined;
 }

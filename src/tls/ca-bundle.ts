@@ -2,22 +2,16 @@
  * The caBundle of the MutatingWebhookConfiguration, read and patched by name (get, patch; no list or
  * watch), and since when every webhook in it is known to trust the current CA (in memory only).
  */
-import {
-  AdmissionregistrationV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1MutatingWebhookConfiguration,
-} from '@kubernetes/client-node';
+import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
 import type { TlsMetrics } from '../metrics/index.js';
-import { abortable } from '../k8s/client.js';
+import type { KubeClient } from '../k8s/http.js';
 import { describeError, type ApiCall } from '../k8s/requests.js';
 import { fingerprints } from './certificates.js';
 import { SECRET_KEYS, type SecretData } from './rotation.js';
 
 export interface CaBundleSyncOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly webhookConfigurationName: string;
   readonly call: ApiCall;
   readonly logger: Logger;
@@ -37,15 +31,14 @@ export interface CaBundleSync {
 
 export function createCaBundleSync(options: CaBundleSyncOptions): CaBundleSync {
   const { call, logger, metrics, webhookConfigurationName } = options;
-  const admission = options.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  const { client } = options;
+  const path = `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${encodeURIComponent(webhookConfigurationName)}`;
   /** Since when every webhook is known to trust the CA with this fingerprint (in memory only). */
   let trust: { fingerprint: string; since: number } | undefined;
 
   async function readWebhookConfiguration(): Promise<V1MutatingWebhookConfiguration | undefined> {
     try {
-      return await call((signal) =>
-        admission.readMutatingWebhookConfiguration({ name: webhookConfigurationName }, abortable(signal)),
-      );
+      return await call((signal) => client.request<V1MutatingWebhookConfiguration>({ path, signal }));
     } catch (err) {
       metrics.tlsCaBundleSyncs.inc({ result: 'failure' });
       logger.error('cannot read the webhook configuration; its caBundle is not checked this time', {
@@ -109,10 +102,13 @@ export function createCaBundleSync(options: CaBundleSyncOptions): CaBundleSync {
     ]);
     try {
       await call((signal) =>
-        admission.patchMutatingWebhookConfiguration(
-          { name: webhookConfigurationName, body: ops },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, abortable(signal)),
-        ),
+        client.request({
+          method: 'PATCH',
+          path,
+          body: ops,
+          contentType: 'application/json-patch+json',
+          signal,
+        }),
       );
     } catch (err) {
       metrics.tlsCaBundleSyncs.inc({ result: 'failure' });

@@ -1,9 +1,9 @@
 /**
  * The TLS Secret: read and written by name in its namespace (get, create, update; no list or watch).
  */
-import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../logger.js';
-import { abortable } from '../k8s/client.js';
+import type { KubeClient } from '../k8s/http.js';
 import { httpStatusOf, type ApiCall } from '../k8s/requests.js';
 import type { SecretData } from './rotation.js';
 
@@ -14,7 +14,7 @@ export const SECRET_LABELS: Readonly<Record<string, string>> = {
 export const SECRET_TYPE = 'kubernetes.io/tls';
 
 export interface SecretStoreOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly client: KubeClient;
   readonly namespace: string;
   readonly secretName: string;
   readonly call: ApiCall;
@@ -45,14 +45,14 @@ function encodeData(data: SecretData): Record<string, string> {
 
 export function createSecretStore(options: SecretStoreOptions): SecretStore {
   const { call, logger, namespace, secretName } = options;
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const { client } = options;
   const secretRef = `${namespace}/${secretName}`;
+  const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
+  const item = `${collection}/${encodeURIComponent(secretName)}`;
 
   async function readSecret(): Promise<V1Secret | undefined> {
     try {
-      return await call((signal) =>
-        core.readNamespacedSecret({ name: secretName, namespace }, abortable(signal)),
-      );
+      return await call((signal) => client.request<V1Secret>({ path: item, signal }));
     } catch (err) {
       if (httpStatusOf(err) === 404) return undefined;
       throw err;
@@ -73,7 +73,9 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
           data: encodeData(data),
         };
         return {
-          secret: await call((s) => core.createNamespacedSecret({ namespace, body }, abortable(s))),
+          secret: await call((signal) =>
+            client.request<V1Secret>({ method: 'POST', path: collection, body, signal }),
+          ),
           won: true,
         };
       }
@@ -85,9 +87,7 @@ export function createSecretStore(options: SecretStoreOptions): SecretStore {
       body.metadata.labels = { ...body.metadata.labels, ...SECRET_LABELS };
       body.data = { ...body.data, ...encodeData(data) };
       return {
-        secret: await call((s) =>
-          core.replaceNamespacedSecret({ name: secretName, namespace, body }, abortable(s)),
-        ),
+        secret: await call((signal) => client.request<V1Secret>({ method: 'PUT', path: item, body, signal })),
         won: true,
       };
     } catch (err) {

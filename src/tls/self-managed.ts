@@ -5,10 +5,11 @@
  * made by `decide`; this file only carries them out.
  */
 import { X509Certificate } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { TlsMetrics } from '../metrics/index.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs } from '../k8s/backoff.js';
+import { createKubeClient } from '../k8s/http.js';
+import type { KubeAccess } from '../k8s/kubeconfig.js';
 import { describeError, withTimeout, type ApiCall } from '../k8s/requests.js';
 import { applyPlan, type AppliedPlan, type CertificateIssuer } from './apply-plan.js';
 import { createCaBundleSync } from './ca-bundle.js';
@@ -32,7 +33,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const MIN_PROMOTION_DELAY_MS = 5_000;
 
 export interface SelfManagedTlsOptions {
-  readonly kubeConfig: KubeConfig;
+  /** The API server and credentials; the client made from them is closed by stop(). */
+  readonly access: KubeAccess;
   readonly namespace: string;
   readonly secretName: string;
   readonly webhookConfigurationName: string;
@@ -141,9 +143,10 @@ export function createSelfManagedTls(options: SelfManagedTlsOptions): SelfManage
   let lastWaiting: string | undefined;
 
   const call: ApiCall = (run) => withTimeout(REQUEST_TIMEOUT_MS, run, lifetime.signal);
-  const secrets = createSecretStore({ kubeConfig: options.kubeConfig, namespace, secretName, call, logger });
+  const client = createKubeClient(options.access);
+  const secrets = createSecretStore({ client, namespace, secretName, call, logger });
   const caBundle = createCaBundleSync({
-    kubeConfig: options.kubeConfig,
+    client,
     webhookConfigurationName,
     call,
     logger,
@@ -266,6 +269,7 @@ export function createSelfManagedTls(options: SelfManagedTlsOptions): SelfManage
       stopped = true;
       clearTimeout(timer);
       lifetime.abort(new Error('self-managed TLS stopped'));
+      client.close();
     },
   };
 }

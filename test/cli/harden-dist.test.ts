@@ -1,9 +1,10 @@
 /**
  * The built `harden` command as users run it: `node dist/cli.js harden` loads none of the webhook's
- * server packages, and kubectl finds and runs it as the plugin `kubectl pod-hardener`.
+ * server packages, and kubectl finds and runs it as the plugin `kubectl pod-hardener`. Also what `serve`
+ * loads with a cluster configured: its own small client, never @kubernetes/client-node (60 MiB).
  */
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,17 +51,18 @@ describe('harden, built', function () {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function loadedBy(args: string[], stdin = ''): Promise<string[]> {
-    const log = path.join(tmp, 'loaded.txt');
+  function recordingImport(log: string): string {
     const hooks = path.join(tmp, 'hooks.mjs');
     writeFileSync(hooks, RECORDING_HOOKS);
     writeFileSync(log, '');
     const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: ${JSON.stringify(log)} });`;
-    const child = execFileAsync(
-      process.execPath,
-      ['--import', `data:text/javascript,${encodeURIComponent(register)}`, CLI, ...args],
-      { cwd: FIXTURES },
-    );
+    return `data:text/javascript,${encodeURIComponent(register)}`;
+  }
+
+  async function loadedBy(args: string[], stdin = ''): Promise<string[]> {
+    const log = path.join(tmp, 'loaded.txt');
+    const register = recordingImport(log);
+    const child = execFileAsync(process.execPath, ['--import', register, CLI, ...args], { cwd: FIXTURES });
     child.child.stdin?.end(stdin);
     await child.catch((err: unknown) => {
       // --check exits 1 when there is something to change; that is not a failure here.
@@ -103,6 +105,76 @@ describe('harden, built', function () {
     for (const name of SERVER_PACKAGES) {
       expect(urls.filter((u) => u.includes(`/node_modules/${name}/`))).to.deep.equal([]);
     }
+  });
+
+  /** Runs `serve` until its output matches `until`, then stops it; the URLs it loaded by then. */
+  async function loadedByServe(
+    args: string[],
+    env: Record<string, string>,
+    until: RegExp,
+  ): Promise<string[]> {
+    const log = path.join(tmp, 'loaded-serve.txt');
+    const child = spawn(process.execPath, ['--import', recordingImport(log), CLI, 'serve', ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onData = (chunk: Buffer): void => {
+          output += chunk.toString('utf8');
+          if (until.test(output)) resolve();
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        void exited.then(() => {
+          reject(new Error(`serve exited early:\n${output}`));
+        });
+      });
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  }
+
+  function unreachableKubeconfig(): string {
+    const file = path.join(tmp, 'kubeconfig');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          { name: 'c', cluster: { server: 'https://127.0.0.1:1', 'insecure-skip-tls-verify': true } },
+        ],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    return file;
+  }
+
+  it('`serve` with a cluster configured loads its own client and not @kubernetes/client-node', async () => {
+    const urls = await loadedByServe(
+      ['--port', '0', '--kubeconfig', unreachableKubeconfig()],
+      {},
+      /namespace informer failed/,
+    );
+    expect(urls.some((u) => u.endsWith('/dist/k8s/http.js'))).to.equal(true);
+    expect(urls.filter((u) => u.includes('/node_modules/@kubernetes/client-node/'))).to.deep.equal([]);
+  });
+
+  it('`serve --tls-mode self-managed` reaches the cluster without @kubernetes/client-node', async () => {
+    const urls = await loadedByServe(
+      ['--port', '0', '--kubeconfig', unreachableKubeconfig(), '--tls-mode', 'self-managed'],
+      { POD_HARDENER_NAMESPACE: 'pod-hardener-system', POD_HARDENER_TLS_CERT_DIR: path.join(tmp, 'certs') },
+      /TLS Secret sync failed at start/,
+    );
+    expect(urls.some((u) => u.endsWith('/dist/tls/self-managed.js'))).to.equal(true);
+    expect(urls.filter((u) => u.includes('/node_modules/@kubernetes/client-node/'))).to.deep.equal([]);
   });
 
   it('runs as a kubectl plugin: `kubectl plugin list` finds it and `kubectl pod-hardener harden -f` works', function () {

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
+import type { KubeAccess } from '../../src/k8s/kubeconfig.js';
+import { staticToken } from '../../src/k8s/token.js';
 import { createMetrics } from '../../src/metrics/index.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { startSelfManagedTls } from '../../src/tls/self-managed.js';
@@ -30,19 +31,17 @@ describe('tls/self-managed', () => {
   });
 
   it('gives up after the start timeout with a message naming the Secret, counting each failure', async () => {
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromOptions({
-      clusters: [{ name: 'c', server: `https://127.0.0.1:${await closedPort()}`, skipTLSVerify: true }],
-      users: [{ name: 'u', token: 'test-token' }],
-      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-      currentContext: 'x',
-    });
+    const access: KubeAccess = {
+      server: `https://127.0.0.1:${await closedPort()}`,
+      insecureSkipTlsVerify: true,
+      token: staticToken('test-token'),
+    };
     const metrics = createMetrics({ defaultMetrics: false });
     const started = Date.now();
     let error: unknown;
     try {
       await startSelfManagedTls({
-        kubeConfig,
+        access,
         namespace: 'pod-hardener-system',
         secretName: 'pod-hardener-tls',
         webhookConfigurationName: 'pod-hardener',
