@@ -58,8 +58,6 @@ function partOfFrame(frame: CallFrame): Part | undefined {
   // express's stringify is JSON.stringify of the response.
   if (name === 'parse' && url.includes('body-parser/lib/types/json')) return 'JSON parse';
   if (name === 'stringify' && url.includes('express/lib/response')) return 'JSON serialise';
-  if (url === '' && name === 'parse') return 'JSON parse';
-  if (url === '' && name === 'stringify') return 'JSON serialise';
   // Encryption happens inside the native write of the TLS socket; decryption before onStreamRead.
   if (/_tls_|node:tls|node:internal\/tls/.test(url)) return 'TLS';
   if (url === '' && /^(writeUtf8String|writeBuffer|writev|onStreamRead)$/.test(name)) return 'TLS';
@@ -72,6 +70,22 @@ function partOfFrame(frame: CallFrame): Part | undefined {
   }
   return undefined;
 }
+
+/** A bare JSON builtin is its caller's when the caller is the engine, log or metrics, else its own part. */
+function builtinPart(frame: CallFrame): Part | undefined {
+  if (frame.url !== '') return undefined;
+  if (frame.functionName === 'parse') return 'JSON parse';
+  if (frame.functionName === 'stringify') return 'JSON serialise';
+  return undefined;
+}
+
+const CALLER_OWNS_BUILTINS: ReadonlySet<Part> = new Set<Part>([
+  'engine: controls and policy',
+  'engine: diff (fast-json-patch)',
+  'engine: record and audit',
+  'log',
+  'metrics',
+]);
 
 export interface Breakdown {
   /** Requests the profiled process answered (warm-up and measured), to turn time into time per review. */
@@ -99,14 +113,18 @@ export function breakdown(profile: CpuProfile, requests: number, topCount = 15):
     const cached = partCache.get(id);
     if (cached !== undefined) return cached;
     let part: Part = 'other';
+    let builtin: Part | undefined;
     for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
       const node = byId.get(at);
-      const named = node === undefined ? undefined : partOfFrame(node.callFrame);
+      if (node === undefined) break;
+      builtin ??= builtinPart(node.callFrame);
+      const named = partOfFrame(node.callFrame);
       if (named !== undefined) {
-        part = named;
+        part = builtin !== undefined && !CALLER_OWNS_BUILTINS.has(named) ? builtin : named;
         break;
       }
     }
+    if (part === 'other' && builtin !== undefined) part = builtin;
     partCache.set(id, part);
     return part;
   };
