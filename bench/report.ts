@@ -1,5 +1,7 @@
 /** The benchmark's record (written as JSON) and its markdown rendering, with the targets checked. */
 import type { BurstCell } from './burst.js';
+import type { E2eSummary } from './e2e-summary.js';
+import { breakdownTable, type Breakdown } from './profile-breakdown.js';
 import type { CorpusId } from './corpus.js';
 import type { EngineFit, EngineOptions, EngineResult } from './engine.js';
 import type { LoadResult } from './load.js';
@@ -58,6 +60,8 @@ export interface HttpCell {
   readonly otherCores: number | undefined;
   /** CPU time stolen by the hypervisor during the measured run, in cores. */
   readonly stealCores: number | undefined;
+  /** With --profile: the server's sampled CPU time split into the parts of a review. */
+  readonly profile?: Breakdown;
 }
 
 export interface Target {
@@ -83,6 +87,8 @@ export interface BenchReport {
     /** CPU used by every other process while the engine was timed, in cores. */
     readonly otherCores?: number | undefined;
   };
+  /** The latest `npm run bench -- --e2e` run, whose targets are in `targets` too. */
+  readonly e2e?: E2eSummary;
   readonly targets: readonly Target[];
 }
 
@@ -285,6 +291,18 @@ export function renderMarkdown(report: BenchReport): string {
         `${worst((c) => c.stealCores)} stolen by the hypervisor.`,
       '',
     );
+    const profiled = report.http.flatMap((c) =>
+      c.profile === undefined ? [] : [{ label: `${c.corpus}, ${c.label}`, breakdown: c.profile }],
+    );
+    if (profiled.length > 0) {
+      out.push(
+        'Where the time went (--profile: V8 CPU profile samples of each server, start-up and idle left out; ' +
+          'profiling itself slows the servers, so read the shares):',
+        '',
+        breakdownTable(profiled),
+        '',
+      );
+    }
   }
 
   const burst = report.burst ?? [];

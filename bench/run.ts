@@ -3,7 +3,7 @@
  * server on the same HTTPS stack, in the same run, plus the engine's cost per pod size. See README.md,
  * "Performance", and USAGE below.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +21,8 @@ import {
 import { buildCorpus, CORPUS_IDS, reviewBytes } from './corpus.js';
 import { DEFAULT_ENGINE_OPTIONS, fitLinear, runEngineBench, type EngineResult } from './engine.js';
 import { runLoad, stopLoad } from './load.js';
+import { e2eTargetRows, readE2eSummary } from './e2e-summary.js';
+import { breakdown, readProfile } from './profile-breakdown.js';
 import { checkTargets, renderMarkdown, type BenchReport, type HttpCell, type RunSettings } from './report.js';
 import {
   killAllServers,
@@ -62,7 +64,10 @@ Options (flags win over the environment):
                                                --server-node-options='--max-old-space-size=96'
   --only LIST                                  parts to run, comma-separated: engine,
                                                ${[...CORPUS_IDS, ...BURST_IDS].join(', ')}
-  --profile                                    servers write V8 CPU profiles to bench/results/profiles/
+  --profile                                    servers write V8 CPU profiles to bench/results/profiles/,
+                                               and each row prints where its review time went
+  --e2e [OPTIONS]                              instead, pod-create latency through a real API server
+                                               (bench/e2e-latency.ts; --e2e --help lists its options)
   --quick                                      a smoke run: 1 s rows, 0.5 s warm-up, fewer engine calls
   --help
 `;
@@ -176,10 +181,22 @@ function cleanup(): void {
   cleanupDir = undefined;
 }
 
+/** `--e2e`: the pod-create latency benchmark, a script of its own, with the remaining arguments. */
+function runE2e(args: readonly string[]): never {
+  const result = spawnSync(
+    process.execPath,
+    [...process.execArgv, path.join(import.meta.dirname, 'e2e-latency.ts'), ...args],
+    { stdio: 'inherit' },
+  );
+  process.exit(result.status ?? 1);
+}
+
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--e2e')) runE2e(argv.filter((arg) => arg !== '--e2e'));
   const started = Date.now();
   const date = new Date(started).toISOString();
-  const settings = settingsFrom(process.argv.slice(2), process.env);
+  const settings = settingsFrom(argv, process.env);
   if (!existsSync(path.join(REPO_ROOT, 'dist/cli.js'))) {
     throw new Error('dist/cli.js is missing: run `npm run build` first (`npm run bench` does)');
   }
@@ -242,13 +259,19 @@ async function main(): Promise<void> {
       log(`${entry.id}: ${label}`);
       const loadAverage1AtStart = Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
       const nodeArgs = [...settings.serverNodeOptions];
+      const profileFile = path.join(
+        RESULTS_DIR,
+        'profiles',
+        `${entry.id}-${spec.kind}-${spec.logLevel}-${date.replace(/[:.]/g, '-')}.cpuprofile`,
+      );
       if (settings.profile) {
         nodeArgs.push(
           '--cpu-prof',
-          `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles')}`,
-          `--cpu-prof-name=${entry.id}-${spec.kind}-${spec.logLevel}-${date.replace(/[:.]/g, '-')}.cpuprofile`,
+          `--cpu-prof-dir=${path.dirname(profileFile)}`,
+          `--cpu-prof-name=${path.basename(profileFile)}`,
         );
       }
+      let cell: Omit<HttpCell, 'profile'> | undefined;
       const server = await ServerProcess.start(
         REPO_ROOT,
         { ...spec, nodeArgs, ...(pinned ? { cpu: SERVER_CPU } : {}) },
@@ -316,7 +339,7 @@ async function main(): Promise<void> {
           );
         }
         if (spec.kind === 'baseline') baselineRps = load.requestsPerSecond;
-        http.push({
+        cell = {
           corpus: entry.id,
           description: entry.description,
           containers: entry.containers,
@@ -338,10 +361,16 @@ async function main(): Promise<void> {
           loadAverage1AtStart,
           otherCores,
           stealCores,
-        });
+        };
       } finally {
         await server.stop();
       }
+      // The profile is written as the server exits, and covers its warm-up and measured requests.
+      const profile =
+        settings.profile && existsSync(profileFile)
+          ? breakdown(readProfile(profileFile), cell.warmup.requests + cell.load.requests)
+          : undefined;
+      http.push(profile === undefined ? cell : { ...cell, profile });
     }
   }
 
@@ -362,6 +391,8 @@ async function main(): Promise<void> {
     burst.push(cell);
   }
 
+  const e2e = readE2eSummary(path.join(RESULTS_DIR, 'e2e-latest.json'));
+  if (e2e instanceof Error) log(e2e.message);
   const report: BenchReport = {
     schema: 1,
     date,
@@ -380,7 +411,8 @@ async function main(): Promise<void> {
     http,
     burst,
     engine: { results: engineResults, fit, otherCores: engineOtherCores },
-    targets: checkTargets(http, engineResults, fit, burst),
+    ...(e2e === undefined || e2e instanceof Error ? {} : { e2e }),
+    targets: [...checkTargets(http, engineResults, fit, burst), ...e2eTargetRows(e2e)],
   };
 
   await mkdir(RESULTS_DIR, { recursive: true });

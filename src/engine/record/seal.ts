@@ -8,7 +8,7 @@
  * sealed record can only be replayed by the same user into a pod of the same name within
  * MAX_SEAL_AGE_SECONDS, and then it only carries over a record the webhook really wrote.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const VERSION = 'v1';
 /** A request's passes all happen within the API server's request timeout (60 s by default). */
@@ -41,6 +41,17 @@ export interface RecordSealer {
   verify(subject: SealSubject, seal: string | undefined, nowMs: number): boolean;
 }
 
+/** A raw key is imported again on every createHmac; a KeyObject once, which saves about a third of a seal. */
+const keyObjects = new WeakMap<Uint8Array, KeyObject>();
+function keyObject(key: Uint8Array): KeyObject {
+  let object = keyObjects.get(key);
+  if (object === undefined) {
+    object = createSecretKey(key);
+    keyObjects.set(key, object);
+  }
+  return object;
+}
+
 function mac(key: Uint8Array, subject: SealSubject, issuedAt: number): Buffer {
   const { namespace, name, generateName, username, dryRun, changes, optOuts } = subject;
   // A JSON array leaves no ambiguity about where one field ends and the next begins.
@@ -55,7 +66,7 @@ function mac(key: Uint8Array, subject: SealSubject, issuedAt: number): Buffer {
     changes,
     optOuts ?? null,
   ]);
-  return createHmac('sha256', key).update(input).digest();
+  return createHmac('sha256', keyObject(key)).update(input).digest();
 }
 
 /** `keys` is read on every call, so the caller can rotate them (the serving key renews). */
