@@ -18,7 +18,7 @@ import {
 } from '../engine/index.js';
 import { positiveQuantity, show } from './checks.js';
 
-const PROFILE_KEYS = [
+export const PROFILE_KEYS = [
   'name',
   'images',
   'runAsUser',

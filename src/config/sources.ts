@@ -28,7 +28,7 @@ export type ConfigFlagName = keyof typeof CONFIG_FLAGS | 'config';
 export const CONFIG_FILE_ENV = 'POD_HARDENER_CONFIG';
 
 /** Keys a YAML file may set at its top level. */
-const FILE_KEYS: ReadonlySet<string> = new Set<string>([
+export const FILE_KEYS: ReadonlySet<string> = new Set<string>([
   ...SCALAR_KEYS,
   ...LIST_KEYS,
   'resources',

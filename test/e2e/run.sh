@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The end-to-end suite: builds this repository and (first time only) the control plane, kubelet,
-# kube-scheduler and containerd from Go modules, then runs two mocha suites:
+# kube-scheduler, containerd and helm from Go modules, then runs two mocha suites:
 #   1. test/e2e/*.e2e.ts against a real kube-apiserver, with the webhook as a process of this build
 #      (admission only: no node);
 #   2. test/e2e/node/*.e2e.ts on a real node (root: containerd, runc, CNI, a kubelet), with the webhook
@@ -16,6 +16,9 @@ suites="${E2E_SUITES:-admission node}"
 npm run build --silent
 E2E_BIN_DIR="$(bash test/e2e/k8s/build.sh)"
 export E2E_BIN_DIR
+# Both suites test the Helm chart.
+E2E_HELM_BIN_DIR="$(bash test/e2e/helm/build.sh)"
+export E2E_HELM_BIN_DIR
 if [[ "$suites" == *node* ]]; then
   E2E_CONTAINERD_BIN_DIR="$(bash test/e2e/containerd/build.sh)"
   export E2E_CONTAINERD_BIN_DIR

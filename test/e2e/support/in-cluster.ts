@@ -13,10 +13,21 @@ import { WEBHOOK_CONFIGURATION, WEBHOOK_NAMESPACE } from './webhook.js';
 export const OVERLAY = 'test/e2e/node/overlay';
 export const DEPLOYMENT = 'pod-hardener';
 
-export async function caBundles(cluster: Cluster): Promise<string[]> {
-  const configuration = await cluster.admission.readMutatingWebhookConfiguration({
-    name: WEBHOOK_CONFIGURATION,
-  });
+/** Where an in-cluster webhook runs: the shipped manifests' names, or a Helm release's. */
+export interface InClusterWebhook {
+  readonly namespace: string;
+  readonly deployment: string;
+  readonly configuration: string;
+}
+
+export const SHIPPED: InClusterWebhook = {
+  namespace: WEBHOOK_NAMESPACE,
+  deployment: DEPLOYMENT,
+  configuration: WEBHOOK_CONFIGURATION,
+};
+
+export async function caBundles(cluster: Cluster, name = WEBHOOK_CONFIGURATION): Promise<string[]> {
+  const configuration = await cluster.admission.readMutatingWebhookConfiguration({ name });
   return (configuration.webhooks ?? []).map((webhook) => webhook.clientConfig.caBundle ?? '');
 }
 
@@ -31,17 +42,31 @@ export async function deployWebhook(
   probeNamespace: string,
 ): Promise<void> {
   await cluster.kubectlOk(['apply', '-k', path.join(repoRoot, OVERLAY)]);
+  await waitUntilServing(cluster, probeNamespace);
+}
+
+/**
+ * What a user waits for after deploying: the Deployment rolled out, the caBundle written by
+ * self-managed TLS, and a pod in `probeNamespace` (opted in to this webhook) admitted with `runAsUser`.
+ */
+export async function waitUntilServing(
+  cluster: Cluster,
+  probeNamespace: string,
+  webhook: InClusterWebhook = SHIPPED,
+  runAsUser = 65532,
+): Promise<void> {
   await cluster.kubectlOk([
     'rollout',
     'status',
-    `deployment/${DEPLOYMENT}`,
+    `deployment/${webhook.deployment}`,
     '-n',
-    WEBHOOK_NAMESPACE,
+    webhook.namespace,
     '--timeout=180s',
   ]);
   await waitFor(
     'the caBundle written by self-managed TLS',
-    async () => ((await caBundles(cluster)).every((bundle) => bundle !== '') ? true : undefined),
+    async () =>
+      (await caBundles(cluster, webhook.configuration)).every((bundle) => bundle !== '') ? true : undefined,
     { timeoutMs: 60_000, intervalMs: 500 },
   );
   await waitFor(
@@ -51,7 +76,7 @@ export async function deployWebhook(
         metadata: { name: 'probe' },
         spec: { containers: [{ name: 'c', image: 'localhost/e2e/busybox:latest' }] },
       });
-      return pod.spec?.securityContext?.runAsUser === 65532 ? true : undefined;
+      return pod.spec?.securityContext?.runAsUser === runAsUser ? true : undefined;
     },
     { timeoutMs: 60_000, intervalMs: 500 },
   );
