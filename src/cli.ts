@@ -39,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   }
 
   // Imported here, not at the top: `harden` must not load express, winston, prom-client or the
-  // Kubernetes client (test/cli/harden-imports.test.ts).
+  // Kubernetes client (test/cli/harden-dist.test.ts).
   const [
     { ConfigError, loadConfig },
     { createLogger },
@@ -73,7 +73,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
 }
 
 async function runHardenCommand(argv: readonly string[]): Promise<number> {
-  const { HARDEN_USAGE, parseHardenArguments, runHarden } = await import('./cli/harden.js');
+  // The arguments first: help and bad usage answer without loading the engine and yaml.
+  const { HARDEN_USAGE, parseHardenArguments } = await import('./cli/harden-args.js');
   const parsed = parseHardenArguments(argv);
   switch (parsed.kind) {
     case 'help':
@@ -82,13 +83,15 @@ async function runHardenCommand(argv: readonly string[]): Promise<number> {
     case 'misuse':
       process.stderr.write(`pod-hardener harden: ${parsed.problem}\n\n${HARDEN_USAGE}`);
       return EXIT_USAGE;
-    case 'harden':
+    case 'harden': {
+      const { runHarden } = await import('./cli/harden.js');
       return runHarden(parsed.invocation, {
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
         readStdin: readStdin,
         cwd: process.cwd(),
       });
+    }
   }
 }
 
