@@ -10,6 +10,10 @@ const EXIT_USAGE = 2;
 /** Resolves with the exit code for commands that finish; `serve` resolves only once it is listening. */
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const invocation = parseArguments(argv);
+  // Not for serve: the webhook's logs go to stdout, and what a closed stdout means there is its own.
+  if (invocation.kind === 'harden' || invocation.kind === 'fn' || invocation.kind === 'audit') {
+    quietOnClosedPipe();
+  }
   switch (invocation.kind) {
     case 'misuse':
       process.stderr.write(
@@ -110,6 +114,17 @@ function isEntryPoint(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A reader that stops early (`pod-hardener harden dir | head`) closes the pipe: end quietly, as
+ * command-line tools do, rather than with an unhandled EPIPE error and a stack trace.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
 }
 
 if (isEntryPoint()) {

@@ -18,7 +18,11 @@ interface Insertion {
   /** Nesting depth of the collection: at one offset, the deepest collection's lines come first. */
   readonly depth: number;
   readonly order: number;
-  readonly text: string;
+  readonly column: number;
+  /** What to render: `{key: value}` for a map, `[value]` for a sequence. */
+  readonly entry: unknown;
+  /** The source's last line has no newline: end it first. */
+  readonly newline: boolean;
 }
 
 function pointerKeys(pointer: string): string[] {
@@ -45,19 +49,37 @@ function lineStart(text: string, offset: number): number {
 }
 
 /** Indents every line of a block rendering; refuses text whose blank lines could be scalar content. */
-function indented(rendered: string, column: number): string | undefined {
-  const lines = rendered.endsWith('\n') ? rendered.slice(0, -1).split('\n') : rendered.split('\n');
-  if (lines.some((line) => line.trim() === '')) return undefined;
+function indented(lines: readonly string[], column: number): string | undefined {
+  if (lines.length === 0 || lines.some((line) => line.trim() === '')) return undefined;
   const pad = ' '.repeat(column);
   return lines.map((line) => `${pad}${line}\n`).join('');
 }
 
+/**
+ * Every entry rendered in one go: a Document per value costs more than the value itself. They are
+ * rendered as the values of a map with keys `k0`, `k1`...; each value's lines are those after its
+ * key's line, less the indentation of the first of them.
+ */
+function renderEntries(entries: readonly unknown[], style: ToStringOptions): string[][] | undefined {
+  const wrapper = Object.fromEntries(entries.map((entry, i) => [`k${i}`, entry]));
+  const lines = new Document(wrapper).toString(style).split('\n');
+  const chunks: string[][] = [];
+  for (const line of lines) {
+    if (/^k[0-9]+:$/.test(line)) chunks.push([]);
+    else if (line !== '' || chunks.length > 0) chunks.at(-1)?.push(line);
+  }
+  if (chunks.length !== entries.length) return undefined;
+  return chunks.map((chunk) => {
+    while (chunk.at(-1) === '') chunk.pop();
+    const indent = (chunk[0] ?? '').length - (chunk[0] ?? '').trimStart().length;
+    return chunk.map((line) => line.slice(Math.min(indent, line.length - line.trimStart().length)));
+  });
+}
+
 function insertionFor(
-  scratch: Document,
   document: SourceDocument,
   base: Path,
   op: Operation,
-  style: ToStringOptions,
   order: number,
 ): Insertion | undefined {
   if (op.op !== 'add') return undefined;
@@ -74,14 +96,13 @@ function insertionFor(
   const local = (offset: number): number => offset - document.offset;
 
   let column: number;
-  let rendered: string;
+  let entry: unknown;
   if (isMap(parent)) {
     if (parent.has(last)) return undefined;
     const keyStart = (parent.items[0]?.key as Node | null | undefined)?.range?.[0];
     if (keyStart === undefined) return undefined;
     column = local(keyStart) - lineStart(source, local(keyStart));
-    scratch.contents = scratch.createNode({ [last]: op.value as unknown });
-    rendered = scratch.toString(style);
+    entry = { [last]: op.value as unknown };
   } else {
     if (last !== '-' && Number(last) !== parent.items.length) return undefined;
     const itemStart = (first as Node | null)?.range?.[0];
@@ -91,15 +112,12 @@ function insertionFor(
     while (dash >= 0 && source[dash] === ' ') dash--;
     if (source[dash] !== '-') return undefined;
     column = dash - lineStart(source, dash);
-    scratch.contents = scratch.createNode([op.value]);
-    rendered = scratch.toString(style);
+    entry = [op.value];
   }
-  const text = indented(rendered, column);
-  if (text === undefined) return undefined;
   const at = local(end);
   // A collection ends at the end of its last line; one that ends the text without a newline gets one.
   if (at <= 0 || at > source.length || (source[at - 1] !== '\n' && at !== source.length)) return undefined;
-  return { at, depth: path.length, order, text: source[at - 1] === '\n' ? text : `\n${text}` };
+  return { at, depth: path.length, order, column, entry, newline: source[at - 1] !== '\n' };
 }
 
 /** The document's source with every operation's new lines in place, or undefined (see above). */
@@ -109,20 +127,34 @@ export function insertIntoSource(
   style: ToStringOptions,
 ): string | undefined {
   const insertions: Insertion[] = [];
-  // One document to render every new value in: making a Document is dearer than rendering a value.
-  const scratch = new Document();
   for (const { base, patch } of edits) {
     for (const op of patch) {
-      const insertion = insertionFor(scratch, document, base, op, style, insertions.length);
+      const insertion = insertionFor(document, base, op, insertions.length);
       if (insertion === undefined) return undefined;
       insertions.push(insertion);
     }
   }
-  insertions.sort((a, b) => a.at - b.at || b.depth - a.depth || a.order - b.order);
+  const rendered = renderEntries(
+    insertions.map((i) => i.entry),
+    style,
+  );
+  if (rendered === undefined) return undefined;
+  const texts: string[] = [];
+  for (const [i, insertion] of insertions.entries()) {
+    const text = indented(rendered[i] ?? [], insertion.column);
+    if (text === undefined) return undefined;
+    texts.push(insertion.newline ? `\n${text}` : text);
+  }
+  const order = [...insertions.keys()].sort((x, y) => {
+    const a = insertions[x] as Insertion;
+    const b = insertions[y] as Insertion;
+    return a.at - b.at || b.depth - a.depth || a.order - b.order;
+  });
   let out = '';
   let from = 0;
-  for (const { at, text } of insertions) {
-    out += document.source.slice(from, at) + text;
+  for (const i of order) {
+    const { at } = insertions[i] as Insertion;
+    out += document.source.slice(from, at) + (texts[i] ?? '');
     from = at;
   }
   return out + document.source.slice(from);

@@ -3,7 +3,7 @@
  * server packages, and kubectl finds and runs it as the plugin `kubectl pod-hardener`.
  */
 import { expect } from 'chai';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,6 +121,16 @@ describe('harden, built', function () {
       { cwd: FIXTURES },
     );
     expect(JSON.parse(stdout).spec.template.spec.securityContext.runAsUser).to.equal(4242);
+  });
+
+  it('ends quietly when its reader closes the pipe early (`harden dir | head`)', async () => {
+    const child = spawn(process.execPath, [CLI, 'harden', 'app-repo'], { cwd: FIXTURES });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).to.equal('');
+    expect(code).to.equal(0);
   });
 
   it('with --config still loads no server package', async () => {
