@@ -127,7 +127,8 @@ describe('harden, built', function () {
     const child = spawn(process.execPath, [CLI, 'harden', 'app-repo'], { cwd: FIXTURES });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.once('data', () => child.stdout.destroy());
+    // Closed before the first write, so every write meets a closed pipe.
+    child.stdout.destroy();
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     expect(stderr).to.equal('');
     expect(code).to.equal(0);
