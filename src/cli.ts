@@ -10,6 +10,10 @@ const EXIT_USAGE = 2;
 /** Resolves with the exit code for commands that finish; `serve` resolves only once it is listening. */
 async function main(argv: readonly string[]): Promise<number | undefined> {
   const invocation = parseArguments(argv);
+  // Not for serve: the webhook's logs go to stdout, and what a closed stdout means there is its own.
+  if (invocation.kind === 'harden' || invocation.kind === 'fn' || invocation.kind === 'audit') {
+    quietOnClosedPipe();
+  }
   switch (invocation.kind) {
     case 'misuse':
       process.stderr.write(
@@ -39,7 +43,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   }
 
   // Imported here, not at the top: `harden` must not load express, winston, prom-client or the
-  // Kubernetes client (test/cli/harden-imports.test.ts).
+  // Kubernetes client (test/cli/harden-dist.test.ts).
   const [
     { ConfigError, loadConfig },
     { createLogger },
@@ -73,7 +77,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
 }
 
 async function runHardenCommand(argv: readonly string[]): Promise<number> {
-  const { HARDEN_USAGE, parseHardenArguments, runHarden } = await import('./cli/harden.js');
+  // The arguments first: help and bad usage answer without loading the engine and yaml.
+  const { HARDEN_USAGE, parseHardenArguments } = await import('./cli/harden-args.js');
   const parsed = parseHardenArguments(argv);
   switch (parsed.kind) {
     case 'help':
@@ -82,13 +87,15 @@ async function runHardenCommand(argv: readonly string[]): Promise<number> {
     case 'misuse':
       process.stderr.write(`pod-hardener harden: ${parsed.problem}\n\n${HARDEN_USAGE}`);
       return EXIT_USAGE;
-    case 'harden':
+    case 'harden': {
+      const { runHarden } = await import('./cli/harden.js');
       return runHarden(parsed.invocation, {
         stdout: (text) => process.stdout.write(text),
         stderr: (text) => process.stderr.write(text),
         readStdin: readStdin,
         cwd: process.cwd(),
       });
+    }
   }
 }
 
@@ -107,6 +114,17 @@ function isEntryPoint(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A reader that stops early (`pod-hardener harden dir | head`) closes the pipe: end quietly, as
+ * command-line tools do, rather than with an unhandled EPIPE error and a stack trace.
+ */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
 }
 
 if (isEntryPoint()) {

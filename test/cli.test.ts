@@ -134,7 +134,7 @@ describe('cli', () => {
     const r = run(['--help']);
     const { code } = await within('exit', r.exited);
     expect(code).to.equal(0);
-    expect(r.stdout()).to.include('Usage: pod-hardener serve');
+    expect(r.stdout()).to.include('Usage: pod-hardener [global options] serve');
     expect(r.stdout()).to.include('--tls-cert FILE');
     expect(r.stdout()).to.include('--tls-mode MODE');
     expect(r.stdout()).to.include('self-managed');

@@ -2,12 +2,24 @@
 import {
   addResults,
   policyReportObjects,
+  REPORT_NAME,
   renderPolicyReports,
   resultsFor,
   type PolicyResult,
   type ReportSubject,
 } from '../offline/reports/policy-report.js';
 import { optedOutOf, type PodAudit } from './summarise.js';
+
+export { REPORT_NAME };
+
+/**
+ * The labels of the reports `audit` writes. `component: audit` tells them from a `harden --report
+ * policyreport` someone applied by hand, so `--apply` deletes only stale reports of its own.
+ */
+export const AUDIT_REPORT_LABELS = {
+  'app.kubernetes.io/managed-by': 'pod-hardener',
+  'app.kubernetes.io/component': 'audit',
+} as const;
 
 export function auditTable(audits: readonly PodAudit[]): string {
   const header = ['NAMESPACE', 'NAME', 'CHANGES', 'SEALED', 'OPT-OUTS', 'RESTRICTED VIOLATIONS'];
@@ -52,23 +64,36 @@ export function auditJson(audits: readonly PodAudit[]): string {
   )}\n`;
 }
 
-function controlResult(a: PodAudit, control: string): Pick<PolicyResult, 'result' | 'message'> {
+function controlResult(
+  a: PodAudit,
+  control: string,
+  disabled: readonly string[],
+): Pick<PolicyResult, 'result' | 'message'> {
+  if (disabled.includes(control)) return { result: 'skip', message: 'disabled in the configuration' };
   if (a.skip === 'true') return { result: 'skip', message: 'pod annotated skip' };
   const optedOut = optedOutOf(a, control);
   if (optedOut.length > 0) return { result: 'skip', message: `opted out: ${optedOut.join(', ')}` };
+  const byProfile = a.profileSkips.filter((s) => s.endsWith(`/${control}`));
+  if (byProfile.length > 0) {
+    return { result: 'skip', message: `kept off by an image profile: ${byProfile.join(', ')}` };
+  }
   const n = a.changes[control] ?? 0;
   if (n > 0) return { result: 'pass', message: `hardened at admission: ${n} field(s) set` };
   return { result: 'pass', message: 'no change recorded' };
 }
 
-function resultsByNamespace(audits: readonly PodAudit[], now: Date): Map<string, PolicyResult[]> {
+function resultsByNamespace(
+  audits: readonly PodAudit[],
+  now: Date,
+  disabled: readonly string[],
+): Map<string, PolicyResult[]> {
   const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
   const byNamespace = new Map<string, PolicyResult[]>();
   for (const a of audits) {
     const subject: ReportSubject = {
       resource: { apiVersion: 'v1', kind: 'Pod', name: a.name, namespace: a.namespace },
       properties: { sealed: a.sealed ? 'present (unverified)' : 'absent' },
-      controlResult: (control) => controlResult(a, control),
+      controlResult: (control) => controlResult(a, control, disabled),
       violations: a.violations,
       violationContext: 'on the stored pod',
     };
@@ -77,10 +102,19 @@ function resultsByNamespace(audits: readonly PodAudit[], now: Date): Map<string,
   return byNamespace;
 }
 
-export function auditPolicyReports(audits: readonly PodAudit[], now: Date): string {
-  return renderPolicyReports(resultsByNamespace(audits, now));
+/** `disabled`: the configuration's disabledControls, reported as skipped. */
+export function auditPolicyReports(
+  audits: readonly PodAudit[],
+  now: Date,
+  disabled: readonly string[] = [],
+): string {
+  return renderPolicyReports(resultsByNamespace(audits, now, disabled), AUDIT_REPORT_LABELS);
 }
 
-export function auditPolicyReportObjects(audits: readonly PodAudit[], now: Date): Record<string, unknown>[] {
-  return policyReportObjects(resultsByNamespace(audits, now));
+export function auditPolicyReportObjects(
+  audits: readonly PodAudit[],
+  now: Date,
+  disabled: readonly string[] = [],
+): Record<string, unknown>[] {
+  return policyReportObjects(resultsByNamespace(audits, now, disabled), AUDIT_REPORT_LABELS);
 }

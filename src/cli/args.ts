@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from '../config/index.js';
+// flags.js, not config/index.js: the subcommands start without loading the configuration's checks.
+import { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from '../config/flags.js';
 
-export const USAGE = `Usage: pod-hardener serve [options]
-       pod-hardener harden [options] [PATH...|-]
+export const USAGE = `Usage: pod-hardener [global options] serve [options]
+       pod-hardener [global options] harden [options] [PATH...|-]
        pod-hardener fn < resource-list.yaml
-       pod-hardener audit [options]
+       pod-hardener [global options] audit [options]
        pod-hardener --help | --version
 
 Kubernetes mutating admission webhook that hardens pods with secure defaults.
@@ -18,6 +19,13 @@ Commands:
   audit                 list the cluster's pods with their recorded changes,
                         opt-outs and residual "restricted" violations
                         (pod-hardener audit --help)
+
+Global options, before the command or after it:
+  --config FILE         the configuration file (serve, harden, audit)
+  --kubeconfig FILE     the cluster (serve, audit)
+  -h, --help            this help; with a command, the command's help
+  --version             the version
+serve's options below may come before it too.
 
 Options for serve:
   --port PORT           HTTPS port (default 8443)
@@ -49,14 +57,15 @@ beats the file.
 export type ConfigFlags = Readonly<Partial<Record<ConfigFlagName, string>>>;
 
 /**
- * What the command line asks for. --help wins over --version, and both over the command, wherever
- * they appear. misuse: flags that do not parse, an unknown command, or none (`problem` is then unset).
+ * What the command line asks for. --help wins over --version, and both over serve or an unknown
+ * command, wherever they appear; before harden, fn or audit, --help and the global options go to
+ * that command. misuse: flags that do not parse, an unknown command, or none (`problem` is then unset).
  */
 export type Invocation =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'serve'; readonly configFlags: ConfigFlags }
-  /** `harden` parses its own arguments (src/cli/harden.ts), which follow the command. */
+  /** `harden` parses its own arguments (src/cli/harden.ts), with the global ones given before it. */
   | { readonly kind: 'harden'; readonly argv: readonly string[] }
   /** `fn` (the KRM function, src/cli/fn.ts) takes no options but --help. */
   | { readonly kind: 'fn'; readonly argv: readonly string[] }
@@ -64,10 +73,55 @@ export type Invocation =
   | { readonly kind: 'audit'; readonly argv: readonly string[] }
   | { readonly kind: 'misuse'; readonly problem?: string };
 
+const SUBCOMMANDS = ['harden', 'fn', 'audit'] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+function isSubcommand(word: string | undefined): word is Subcommand {
+  return (SUBCOMMANDS as readonly (string | undefined)[]).includes(word);
+}
+
+const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(
+  [...Object.keys(CONFIG_FLAGS), 'config'].map((name) => `--${name}`),
+);
+const GLOBAL_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['--help', '-h', '--version']);
+
+/**
+ * The global options before a subcommand (`pod-hardener --config c.yaml harden f.yaml`), and where
+ * the command is; undefined when the arguments do not start with known global options and then a
+ * subcommand (serve's full parse below deals with them).
+ */
+function leadingOptions(
+  argv: readonly string[],
+): { readonly command: Subcommand; readonly leading: string[]; readonly rest: string[] } | undefined {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i] ?? '';
+    const name = arg.split('=')[0] ?? arg;
+    if (GLOBAL_BOOLEAN_FLAGS.has(arg)) {
+      leading.push(arg);
+      i += 1;
+    } else if (GLOBAL_VALUE_FLAGS.has(name)) {
+      const takesNext = !arg.includes('=');
+      if (takesNext && i + 1 >= argv.length) return undefined;
+      leading.push(...argv.slice(i, takesNext ? i + 2 : i + 1));
+      i += takesNext ? 2 : 1;
+    } else break;
+  }
+  const command = argv[i];
+  return isSubcommand(command) ? { command, leading, rest: argv.slice(i + 1) } : undefined;
+}
+
 export function parseArguments(argv: readonly string[]): Invocation {
-  if (argv[0] === 'harden') return { kind: 'harden', argv: argv.slice(1) };
-  if (argv[0] === 'fn') return { kind: 'fn', argv: argv.slice(1) };
-  if (argv[0] === 'audit') return { kind: 'audit', argv: argv.slice(1) };
+  const sub = leadingOptions(argv);
+  if (sub !== undefined) {
+    // --version before a subcommand is the program's; --help goes to the command, whose help it is.
+    if (sub.leading.includes('--version') && !sub.leading.some((a) => a === '--help' || a === '-h')) {
+      return { kind: 'version' };
+    }
+    const passed = sub.leading.filter((a) => a !== '--version');
+    return { kind: sub.command, argv: [...passed, ...sub.rest] };
+  }
   let command: string | undefined;
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -95,8 +149,9 @@ export function parseArguments(argv: readonly string[]): Invocation {
   if (flags.help === true) return { kind: 'help' };
   if (flags.version === true) return { kind: 'version' };
   if (command === undefined) return { kind: 'misuse' };
-  if (command === 'harden' || command === 'fn' || command === 'audit')
-    return { kind: 'misuse', problem: `${command} must come first; its options follow it` };
+  if (isSubcommand(command)) {
+    return { kind: 'misuse', problem: `only global options may come before ${command}` };
+  }
   if (command !== 'serve') return { kind: 'misuse', problem: `unknown command "${command}"` };
   return { kind: 'serve', configFlags: stringFlags(flags) };
 }

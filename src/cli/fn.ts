@@ -18,6 +18,9 @@ functionConfig (optional):
   a pod-hardener.io/v1alpha1 HardenerConfig
                        spec: mode and the configuration file's content
 
+Options:
+  -h, --help           this help
+
 Exit status: 0, or 1 when a result has severity error: a pod the webhook
 would deny, input that is not a ResourceList, a bad functionConfig or a
 malformed pod template (then the items are written back unchanged).
@@ -34,6 +37,12 @@ export async function runFn(argv: readonly string[], io: FnIo): Promise<number> 
   if (argv.includes('-h') || argv.includes('--help')) {
     io.stdout(FN_USAGE);
     return 0;
+  }
+  if (argv.some((arg) => arg === '--config' || arg.startsWith('--config='))) {
+    io.stderr(
+      `pod-hardener fn: the configuration comes from the ResourceList's functionConfig, not --config\n\n${FN_USAGE}`,
+    );
+    return 2;
   }
   if (argv.length > 0) {
     io.stderr(`pod-hardener fn: unexpected argument "${argv[0] ?? ''}"\n\n${FN_USAGE}`);

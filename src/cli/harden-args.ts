@@ -1,6 +1,7 @@
 /** The arguments of `pod-hardener harden`, parsed without side effects. */
 import { parseArgs } from 'node:util';
-import { isMode, type Mode } from '../engine/index.js';
+// The leaf module, not the engine's index: `harden --help` and bad usage answer without loading the engine.
+import { isMode, type Mode } from '../engine/resolve/settings.js';
 
 export const HARDEN_USAGE = `Usage: pod-hardener harden [options] [PATH...|-]
        kubectl pod-hardener harden [options] -f PATH
@@ -28,7 +29,9 @@ Options:
                         namespace's pod-hardener.io/mode; warn and audit
                         write nothing, and reports say what would change
       --config FILE     the webhook's configuration file (run-as IDs,
-                        resource defaults, disabled controls, prefix)
+                        resource defaults, disabled controls, image
+                        profiles, annotation prefix); environment
+                        variables are not read
   -n, --namespace NS    namespace of manifests that name none (default
                         "default"), for reports
   -h, --help            this help

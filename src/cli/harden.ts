@@ -3,10 +3,9 @@
  * express, winston, prom-client or the Kubernetes client (test/cli/harden-imports.test.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { chmod, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULT_ENGINE_SETTINGS, type EngineSettings, type Mode } from '../engine/index.js';
+import type { Mode } from '../engine/index.js';
 import { hardenFile, type FileResult } from '../offline/harden-file.js';
 import { InputError } from '../offline/input-error.js';
 import { jsonReport } from '../offline/reports/json.js';
@@ -14,6 +13,7 @@ import { policyReports } from '../offline/reports/policy-report.js';
 import { sarifReport } from '../offline/reports/sarif.js';
 import { textReport } from '../offline/reports/text.js';
 import { unifiedDiff } from '../offline/text-diff.js';
+import { engineSettingsFrom } from './config-file.js';
 import { packageVersion } from './version.js';
 import type { HardenInvocation, ReportFormat } from './harden-args.js';
 
@@ -96,23 +96,6 @@ function describeFsError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function engineSettings(config: string | undefined, cwd: string): Promise<EngineSettings> {
-  if (config === undefined) return Promise.resolve(DEFAULT_ENGINE_SETTINGS);
-  // Imported only when asked for: the config module validates server settings too.
-  return import('../config/index.js').then(({ ConfigError, loadConfig }) => {
-    try {
-      return loadConfig({
-        argvFlags: { config },
-        env: {},
-        readFile: (file) => readFileSync(path.resolve(cwd, file), 'utf8'),
-      }).engine;
-    } catch (err) {
-      if (err instanceof ConfigError) throw new InputError(config, undefined, err.message);
-      throw err;
-    }
-  });
-}
-
 /** Writes through a temporary file in the same directory and a rename, keeping the file's mode. */
 async function writeAtomically(file: string, text: string): Promise<void> {
   const { mode } = await stat(file);
@@ -165,7 +148,7 @@ function joinStream(texts: readonly string[]): string {
 export async function runHarden(invocation: HardenInvocation, io: HardenIo): Promise<number> {
   let results: FileResult[];
   try {
-    const settings = await engineSettings(invocation.config, io.cwd);
+    const settings = await engineSettingsFrom(invocation.config, io.cwd);
     const inputs = await readInputs(invocation.paths, io);
     results = [];
     // Every file is hardened before any is written: bad input anywhere writes nothing.

@@ -1,6 +1,7 @@
 import { parseDocument } from 'yaml';
 import { isJsonObject } from '../engine/index.js';
 import { show } from './checks.js';
+import { CONFIG_FLAGS, type ConfigFlagName } from './flags.js';
 import {
   LIST_KEYS,
   SCALAR_KEYS,
@@ -10,22 +11,7 @@ import {
   type ScalarKey,
 } from './schema.js';
 
-/** Command-line flags that feed the configuration, mapped to the key they set. */
-export const CONFIG_FLAGS = {
-  port: 'port',
-  host: 'host',
-  'tls-cert': 'tlsCertFile',
-  'tls-key': 'tlsKeyFile',
-  kubeconfig: 'kubeconfig',
-  'log-level': 'logLevel',
-  'default-mode': 'defaultMode',
-  'tls-mode': 'tlsMode',
-} as const satisfies Record<string, ScalarKey>;
-
-export type ConfigFlagName = keyof typeof CONFIG_FLAGS | 'config';
-
-/** The environment variable that names the YAML file when no --config flag is given. */
-export const CONFIG_FILE_ENV = 'POD_HARDENER_CONFIG';
+export { CONFIG_FILE_ENV, CONFIG_FLAGS, type ConfigFlagName } from './flags.js';
 
 /** Keys a YAML file may set at its top level. */
 export const FILE_KEYS: ReadonlySet<string> = new Set<string>([

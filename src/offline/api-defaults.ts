@@ -21,10 +21,13 @@ export function defaultRequests(spec: unknown): {
 } {
   const created = new Map<string, JsonObject>();
   if (!isJsonObject(spec)) return { spec, created };
-  const copy = structuredClone(spec);
+  // Copied on write, along the path to each requests map set: most templates need none, and the
+  // rest of the spec is shared, never changed (the engine does not modify the pod it is given).
+  let copy: JsonObject | undefined;
   for (const list of CONTAINER_LISTS) {
-    const containers = copy[list];
+    const containers = spec[list];
     if (!Array.isArray(containers)) continue;
+    let listCopy: unknown[] | undefined;
     containers.forEach((container, index) => {
       if (!isJsonObject(container) || !isJsonObject(container.resources)) return;
       const { resources } = container;
@@ -35,11 +38,14 @@ export function defaultRequests(spec: unknown): {
         if (requests[name] === undefined) requests[name] = quantity;
       }
       if (Object.keys(requests).length === 0) return;
-      resources.requests = requests;
+      copy ??= { ...spec };
+      listCopy ??= [...(containers as unknown[])];
+      copy[list] = listCopy;
+      listCopy[index] = { ...container, resources: { ...resources, requests } };
       if (existing === undefined) created.set(`/spec/${list}/${index}/resources/requests`, requests);
     });
   }
-  return { spec: copy, created };
+  return { spec: copy ?? spec, created };
 }
 
 /**

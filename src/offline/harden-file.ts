@@ -12,6 +12,7 @@ import { InputError } from './input-error.js';
 import { render, sameValue, styleOf, valueOf } from './render.js';
 import { spliceEdits } from './text-diff.js';
 import { EditError, applyOperations } from './yaml-edit.js';
+import { insertIntoSource } from './yaml-insert.js';
 import { podFromTemplate, workloadsIn, type Path, type Workload } from './workloads.js';
 
 export interface HardenSettings {
@@ -175,8 +176,9 @@ async function hardenDocument(
   }
   if (edits.length === 0) return { reports };
 
-  // What the document must say afterwards: its value with every patch applied.
-  const expected = structuredClone(value);
+  // What the document must say afterwards: its value with every patch applied. The value itself is
+  // patched (nothing reads it after the engine runs), sparing a copy of the whole document.
+  const expected = value;
   for (const { workload, patch } of edits) {
     const prefix = workload.templatePath.map((key) => `/${escape(String(key))}`).join('');
     jsonPatch.applyPatch(
@@ -198,6 +200,13 @@ function editYaml(
 ): string {
   const { doc } = document;
   const style = styleOf(document.source);
+  // Most edits only add keys and items: written into the source, nothing else is rendered.
+  const inserted = insertIntoSource(
+    document,
+    edits.map(({ workload, patch }) => ({ base: workload.templatePath, patch })),
+    style,
+  );
+  if (inserted !== undefined && sameValue(valueOf(inserted), expected)) return inserted;
   const before = render(doc, style);
   try {
     for (const { workload, patch } of edits) applyOperations(doc, workload.templatePath, patch);

@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseAuditArguments, runAudit, type AuditInvocation } from '../../src/cli/audit.js';
+import { engineSettingsFrom } from '../../src/cli/config-file.js';
 import type { StoredPod } from '../../src/audit/summarise.js';
+import type { EngineSettings } from '../../src/engine/index.js';
+import { InputError } from '../../src/offline/input-error.js';
 
 const hardened: StoredPod = {
   metadata: {
@@ -40,11 +46,18 @@ const plain: StoredPod = {
   spec: { hostNetwork: true, containers: [{ name: 'c', image: 'busybox' }] },
 };
 
-async function run(invocation: AuditInvocation, pods = [hardened, plain]) {
+async function run(
+  invocation: AuditInvocation,
+  pods = [hardened, plain],
+  stored: string[] = [],
+  settings?: EngineSettings,
+) {
   let stdout = '';
   let stderr = '';
   const asked: (string | undefined)[] = [];
   const applied: Record<string, unknown>[][] = [];
+  const removed: string[] = [];
+  const inCluster = new Set(stored);
   const code = await runAudit(invocation, {
     list: (namespace) => {
       asked.push(namespace);
@@ -52,15 +65,26 @@ async function run(invocation: AuditInvocation, pods = [hardened, plain]) {
         pods.filter((p) => namespace === undefined || p.metadata?.namespace === namespace),
       );
     },
-    apply: (reports) => {
-      applied.push([...reports]);
-      return Promise.resolve();
+    reports: {
+      apply: (reports) => {
+        applied.push([...reports]);
+        for (const r of reports) inCluster.add((r.metadata as { namespace: string }).namespace);
+        return Promise.resolve();
+      },
+      namespacesWithReports: (namespace) =>
+        Promise.resolve([...inCluster].filter((ns) => namespace === undefined || ns === namespace)),
+      remove: (namespace) => {
+        removed.push(namespace);
+        inCluster.delete(namespace);
+        return Promise.resolve();
+      },
     },
     stdout: (t) => (stdout += t),
     stderr: (t) => (stderr += t),
     now: new Date(0),
+    ...(settings === undefined ? {} : { settings }),
   });
-  return { code, stdout, stderr, asked, applied };
+  return { code, stdout, stderr, asked, applied, removed };
 }
 
 describe('pod-hardener audit', () => {
@@ -72,6 +96,89 @@ describe('pod-hardener audit', () => {
     expect(parseAuditArguments(['--apply']).kind).to.equal('misuse');
     expect(parseAuditArguments(['-o', 'yaml']).kind).to.equal('misuse');
     expect(parseAuditArguments(['--help']).kind).to.equal('help');
+    expect(parseAuditArguments(['--config', 'c.yaml'])).to.deep.equal({
+      kind: 'audit',
+      invocation: { output: 'table', apply: false, config: 'c.yaml' },
+    });
+  });
+
+  it('--config: reads the annotations of its prefix and reports disabled controls as skipped', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'audit-config-'));
+    try {
+      writeFileSync(
+        path.join(dir, 'config.yaml'),
+        'annotationPrefix: hardener.example.com\ndisabledControls: [default-resources]\n',
+      );
+      const settings = await engineSettingsFrom('config.yaml', dir);
+      const renamed = (pod: StoredPod): StoredPod => ({
+        ...pod,
+        metadata: {
+          ...pod.metadata,
+          annotations: Object.fromEntries(
+            Object.entries(pod.metadata?.annotations ?? {}).map(([k, v]) => [
+              k.replace('pod-hardener.io/', 'hardener.example.com/'),
+              v,
+            ]),
+          ),
+        },
+      });
+      const { stdout } = await run(
+        { output: 'policyreport', apply: false },
+        [renamed(hardened)],
+        [],
+        settings,
+      );
+      const [report] = parseAllDocuments(stdout).map(
+        (d) => d.toJS() as { results: { rule: string; result: string; message: string }[] },
+      );
+      const byRule = new Map(report?.results.map((r) => [r.rule, r]));
+      expect(byRule.get('run-as-non-root')?.message).to.equal('hardened at admission: 2 field(s) set');
+      expect(byRule.get('read-only-root-filesystem')?.result).to.equal('skip');
+      expect(byRule.get('default-resources')).to.include({
+        result: 'skip',
+        message: 'disabled in the configuration',
+      });
+
+      // The default prefix no longer matches: nothing recorded under it.
+      const json = await run({ output: 'json', apply: false }, [hardened], [], settings);
+      const [pod] = (JSON.parse(json.stdout) as { pods: { totalChanges: number; sealed: boolean }[] }).pods;
+      expect(pod).to.include({ totalChanges: 0, sealed: false });
+
+      writeFileSync(path.join(dir, 'bad.yaml'), 'annotationPrefix: 42\nnoSuchKey: 1\n');
+      const failed = await engineSettingsFrom('bad.yaml', dir).catch((err: unknown) => err);
+      expect(failed).to.be.instanceOf(InputError);
+      expect((failed as Error).message).to.match(/^bad\.yaml: .*noSuchKey/s);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a control an image profile kept off a container as skipped', async () => {
+    const profiled: StoredPod = {
+      metadata: {
+        name: 'db',
+        namespace: 'data',
+        annotations: {
+          'pod-hardener.io/changes': JSON.stringify([
+            {
+              control: 'read-only-root-filesystem',
+              target: 'db',
+              skipped: 'writes to /var',
+              profile: 'postgres',
+            },
+          ]),
+        },
+      },
+      spec: { containers: [{ name: 'db', image: 'postgres:16' }] },
+    };
+    const { stdout } = await run({ output: 'policyreport', apply: false }, [profiled]);
+    const [report] = parseAllDocuments(stdout).map(
+      (d) => d.toJS() as { results: { rule: string; result: string; message: string }[] },
+    );
+    expect(report?.results.find((r) => r.rule === 'read-only-root-filesystem')).to.include({
+      result: 'skip',
+      message: 'kept off by an image profile: db/read-only-root-filesystem',
+    });
   });
 
   it('reports changes by control, the seal (unverified), opt-outs and residual violations as JSON', async () => {
@@ -112,5 +219,27 @@ describe('pod-hardener audit', () => {
     expect(applied.stdout).to.equal('');
     expect(applied.applied[0]).to.have.length(2);
     expect(applied.stderr).to.contain('applied 2 PolicyReport');
+    expect(applied.applied[0]?.[0]?.metadata).to.deep.include({
+      labels: { 'app.kubernetes.io/managed-by': 'pod-hardener', 'app.kubernetes.io/component': 'audit' },
+    });
+    expect(applied.removed).to.deep.equal([]);
+  });
+
+  it('deletes its earlier report of a namespace in scope that has no pods any more', async () => {
+    const all = await run({ output: 'policyreport', apply: true }, [hardened], ['apps', 'gone', 'shop']);
+    expect(all.applied[0]?.map((r) => (r.metadata as { namespace: string }).namespace)).to.deep.equal([
+      'shop',
+    ]);
+    expect(all.removed.sort()).to.deep.equal(['apps', 'gone']);
+    expect(all.stderr).to.contain('deleted 2 of namespaces without pods (apps, gone)');
+
+    // With -n, only that namespace is in scope: an empty one loses its report, others keep theirs.
+    const one = await run(
+      { output: 'policyreport', apply: true, namespace: 'apps' },
+      [hardened],
+      ['apps', 'shop'],
+    );
+    expect(one.applied[0]).to.deep.equal([]);
+    expect(one.removed).to.deep.equal(['apps']);
   });
 });

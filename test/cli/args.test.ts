@@ -81,4 +81,30 @@ describe('cli/args', () => {
     }
     expect(USAGE).to.include('POD_HARDENER_CONFIG');
   });
+
+  it('passes global options before harden, fn or audit on to the command', () => {
+    expect(parseArguments(['--config', 'c.yaml', 'harden', 'f.yaml'])).to.deep.equal({
+      kind: 'harden',
+      argv: ['--config', 'c.yaml', 'f.yaml'],
+    });
+    expect(parseArguments(['--config=c.yaml', '--kubeconfig', 'kc', 'audit', '-n', 'shop'])).to.deep.equal({
+      kind: 'audit',
+      argv: ['--config=c.yaml', '--kubeconfig', 'kc', '-n', 'shop'],
+    });
+    expect(parseArguments(['harden', '--check'])).to.deep.equal({ kind: 'harden', argv: ['--check'] });
+    // --help before a command is the command's help; --version alone is the program's.
+    expect(parseArguments(['--help', 'audit'])).to.deep.equal({ kind: 'audit', argv: ['--help'] });
+    expect(parseArguments(['--version', 'harden', 'f.yaml'])).to.deep.equal({ kind: 'version' });
+    // A command's own options still follow it.
+    const early = parseArguments(['--check', 'harden', 'f.yaml']);
+    expect(early.kind).to.equal('misuse');
+    expect(early).to.have.property('problem').that.includes("'--check'");
+    // A flag with no value before the command does not swallow the command.
+    expect(parseArguments(['--config', 'harden']).kind).to.equal('misuse');
+  });
+
+  it('documents the global options', () => {
+    expect(USAGE).to.match(/Global options, before the command or after it:/);
+    expect(USAGE).to.include('pod-hardener [global options] harden');
+  });
 });

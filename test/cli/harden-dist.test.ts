@@ -99,6 +99,43 @@ describe('harden, built', function () {
     }
   });
 
+  it('`harden` without --config loads neither the configuration checks nor node:tls', async () => {
+    const urls = await loadedBy(['harden', 'app']);
+    expect(
+      urls.filter((u) => (u.includes('/dist/config/') && !u.endsWith('/flags.js')) || u === 'node:tls'),
+    ).to.deep.equal([]);
+  });
+
+  it('`harden --help` loads neither the engine nor yaml', async () => {
+    const urls = await loadedBy(['harden', '--help']);
+    expect(urls.some((u) => u.endsWith('/dist/cli/harden-args.js'))).to.equal(true);
+    expect(
+      urls.filter((u) => u.includes('/dist/offline/') || u.includes('/node_modules/yaml/')),
+    ).to.deep.equal([]);
+    expect(urls.filter((u) => u.endsWith('/dist/engine/index.js'))).to.deep.equal([]);
+  });
+
+  it('takes --config before the command: `pod-hardener --config FILE harden`', async () => {
+    writeFileSync(path.join(tmp, 'config.yaml'), 'runAsUser: 4242\n');
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [CLI, '--config', path.join(tmp, 'config.yaml'), 'harden', 'app/deployment.json'],
+      { cwd: FIXTURES },
+    );
+    expect(JSON.parse(stdout).spec.template.spec.securityContext.runAsUser).to.equal(4242);
+  });
+
+  it('ends quietly when its reader closes the pipe early (`harden dir | head`)', async () => {
+    const child = spawn(process.execPath, [CLI, 'harden', 'app-repo'], { cwd: FIXTURES });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Closed before the first write, so every write meets a closed pipe.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).to.equal('');
+    expect(code).to.equal(0);
+  });
+
   it('with --config still loads no server package', async () => {
     writeFileSync(path.join(tmp, 'config.yaml'), 'runAsUser: 1234\n');
     const urls = await loadedBy(['harden', '--config', path.join(tmp, 'config.yaml'), 'app']);

@@ -11,9 +11,9 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { createNamespace } from './support/cluster.js';
 import { cliStdout } from './support/cli.js';
 import { e2e } from './support/context.js';
+import { installPolicyReportCrd } from './support/policy-report-crd.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CRD = path.join(here, 'data', 'policy-report', 'wgpolicyk8s.io_policyreports.yaml');
 const WORKLOADS = path.join(here, 'data', 'differential-workloads.yaml');
 
 interface Report {
@@ -29,13 +29,7 @@ describe('e2e: PolicyReports on the API server with the wgpolicyk8s.io CRD', () 
   before(async function () {
     this.timeout(120_000);
     const { cluster } = e2e();
-    await cluster.kubectlOk(['apply', '-f', CRD]);
-    await cluster.kubectlOk([
-      'wait',
-      '--for=condition=Established',
-      'crd/policyreports.wgpolicyk8s.io',
-      '--timeout=60s',
-    ]);
+    await installPolicyReportCrd(cluster);
     namespace = await createNamespace(cluster, 'polr');
     reportYaml = await cliStdout(['harden', '--report', 'policyreport', '-n', namespace, WORKLOADS]);
   });

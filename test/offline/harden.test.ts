@@ -134,6 +134,29 @@ describe('harden', () => {
     expect(json.spec.template.spec.securityContext.runAsUser).to.equal(65532);
   });
 
+  it('hardens the app repository fixture (27 workloads) by adding lines only, idempotently', async () => {
+    await cp(path.join(FIXTURES, 'app-repo'), path.join(tmp, 'app-repo'), { recursive: true });
+    const json = await harden(['--report', 'json', 'app-repo'], { cwd: tmp });
+    const { summary } = JSON.parse(json.stdout) as { summary: Record<string, number> };
+    expect(summary).to.include({ files: 20, workloads: 27, workloadsChanged: 27 });
+    const files = (await readdir(path.join(tmp, 'app-repo'), { recursive: true }))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => path.join(tmp, 'app-repo', f));
+    const before = await Promise.all(files.map((f) => readFile(f, 'utf8')));
+    expect((await harden(['--in-place', 'app-repo'], { cwd: tmp })).code).to.equal(0);
+    const after = await Promise.all(files.map((f) => readFile(f, 'utf8')));
+    for (const [i, source] of before.entries()) {
+      const lines = (after[i] ?? '').split('\n');
+      let at = 0;
+      for (const line of source.split('\n')) {
+        at = lines.indexOf(line, at) + 1;
+        expect(at, `${files[i] ?? ''}: ${JSON.stringify(line)} kept in order`).to.be.above(0);
+      }
+    }
+    const check = await harden(['--check', 'app-repo'], { cwd: tmp });
+    expect(check.code, check.stdout).to.equal(0);
+  });
+
   it('--check lists the changes and exits 1; --diff prints a unified diff', async () => {
     const check = await harden(['--check', 'app/deployment.json']);
     expect(check.code).to.equal(1);

@@ -82,7 +82,8 @@ data: { level: debug }
 describe('fn (KRM function)', () => {
   it('parses as its own command', () => {
     expect(parseArguments(['fn'])).to.deep.equal({ kind: 'fn', argv: [] });
-    expect(parseArguments(['--help', 'fn'])).to.deep.equal({ kind: 'help' });
+    // --help before the command is the command's help.
+    expect(parseArguments(['--help', 'fn'])).to.deep.equal({ kind: 'fn', argv: ['--help'] });
   });
 
   it('hardens workload items exactly as harden does and passes other items through', async () => {

@@ -122,9 +122,13 @@ export function policyReports(files: readonly FileResult[], mode: Mode, now: Dat
   return renderPolicyReports(byNamespace);
 }
 
-/** One PolicyReport per namespace with its summary, (shared with `audit`). */
+/** The name of the one report per namespace, for `harden --report policyreport` and `audit`. */
+export const REPORT_NAME = 'pod-hardener';
+
+/** One PolicyReport per namespace with its summary (shared with `audit`, which adds its own labels). */
 export function policyReportObjects(
   byNamespace: ReadonlyMap<string, readonly PolicyResult[]>,
+  labels: Readonly<Record<string, string>> = { 'app.kubernetes.io/managed-by': 'pod-hardener' },
 ): Record<string, unknown>[] {
   return [...byNamespace.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -135,9 +139,9 @@ export function policyReportObjects(
         apiVersion: 'wgpolicyk8s.io/v1alpha2',
         kind: 'PolicyReport',
         metadata: {
-          name: 'pod-hardener',
+          name: REPORT_NAME,
           namespace,
-          labels: { 'app.kubernetes.io/managed-by': 'pod-hardener' },
+          labels: { ...labels },
         },
         summary,
         results,
@@ -145,7 +149,10 @@ export function policyReportObjects(
     });
 }
 
-export function renderPolicyReports(byNamespace: ReadonlyMap<string, readonly PolicyResult[]>): string {
-  const reports = policyReportObjects(byNamespace);
+export function renderPolicyReports(
+  byNamespace: ReadonlyMap<string, readonly PolicyResult[]>,
+  labels?: Readonly<Record<string, string>>,
+): string {
+  const reports = policyReportObjects(byNamespace, labels);
   return reports.map((r) => stringify(r, { lineWidth: 0 })).join('---\n');
 }
