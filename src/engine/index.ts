@@ -24,6 +24,7 @@ export {
   type ReviewDeps,
   type ReviewOutcomeKind,
   type ReviewResult,
+  type ReviewHardening,
   type SkipReason,
 } from './review/review.js';
 export { harden, type HardenOptions, type HardenResult } from './harden/harden.js';

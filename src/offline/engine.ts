@@ -1,16 +1,14 @@
 /**
  * One workload through the webhook's own pipeline. The review decides exactly as admission would
- * (shape check, mirror-pod and hostProcess claims, caps, pod opt-outs) and its JSON Patch is what gets
- * written; resolvePolicy + harden, run on the same pod with the same settings, give the field-level
- * changes and the residual Pod Security violations the reports need.
+ * (shape check, mirror-pod and hostProcess claims, caps, pod opt-outs), its JSON Patch is what gets
+ * written, and the same pass's field-level changes and residual Pod Security violations feed the
+ * reports.
  */
 import type { Operation } from 'fast-json-patch';
 import {
   LOOKUPS_OFF,
-  harden,
   keysFor,
   parseAdmissionReview,
-  resolvePolicy,
   reviewAdmission,
   type Change,
   type EngineSettings,
@@ -84,17 +82,13 @@ export async function runEngine(pod: Pod, settings: EngineSettings, mode: Mode):
   }
 
   const keys = keysFor(settings.annotationPrefix);
-  // Opt-outs are allowed, as with LOOKUPS_OFF in the review: the namespace's say is --mode alone.
-  const resolution = resolvePolicy(engineSettings, { mode, allowOptOut: true, warnings: [] }, pod);
-  if (resolution.skipPod) {
-    return { outcome: 'skipped', skipReason: 'pod-opt-out', ...empty };
-  }
-  // Unsealed: the record the draft gets is dropped below, never written anywhere.
-  const result = harden(pod, resolution.policy);
+  const hardening = review.hardening;
+  // Every review that is neither skipped nor denied ran the controls.
+  if (hardening === undefined) throw new Error(`review outcome ${review.outcome} without hardening`);
   const recordKeys = [keys.changes, keys.optOuts, keysFor(settings.annotationPrefix).changesSeal];
   const annotations = pod.metadata?.annotations ?? {};
   const carried = recordKeys.filter((key) => annotations[key] !== undefined);
-  const warnings = [...resolution.policy.warnings];
+  const warnings = [...hardening.policyWarnings];
   if (carried.length > 0) {
     warnings.push(
       `${carried.join(', ')} in a pod template is not a record pod-hardener wrote; admission ignores or removes it`,
@@ -111,10 +105,10 @@ export async function runEngine(pod: Pod, settings: EngineSettings, mode: Mode):
   return {
     outcome: 'reviewed',
     patch,
-    changes: result.changes,
-    skipped: result.skipped,
-    optOuts: resolution.policy.optOuts,
-    violations: result.violations,
+    changes: hardening.changes,
+    skipped: hardening.skipped,
+    optOuts: hardening.optOuts,
+    violations: hardening.violations,
     warnings,
     admissionWarnings,
   };

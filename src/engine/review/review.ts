@@ -2,6 +2,8 @@ import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './env
 import type { NamespaceSource } from '../resolve/namespace.js';
 import type { EngineSettings, Mode } from '../resolve/settings.js';
 import type { ControlId } from '../controls/ids.js';
+import type { Change, Skip } from '../controls/types.js';
+import type { Violation } from '../pod-security/restricted.js';
 import { CONTAINER_LISTS, claimsMirrorPod, isHostProcessPod, isWindowsPod, type Pod } from '../pod/model.js';
 import { isJsonObject } from '../pod/json.js';
 import { decideNamespace } from '../resolve/namespace-decision.js';
@@ -53,6 +55,20 @@ export interface ReviewResult {
   readonly refusedSkips: readonly RefusedSkip[];
   /** Fields for the one structured log line per review (never whole objects). */
   readonly logFields: Readonly<Record<string, unknown>>;
+  /**
+   * What hardening did, field by field, when the controls ran: for the offline reports, which need more
+   * than the patch and would otherwise run the controls a second time.
+   */
+  readonly hardening?: ReviewHardening;
+}
+
+export interface ReviewHardening {
+  readonly changes: readonly Change[];
+  readonly skipped: readonly Skip[];
+  readonly violations: readonly Violation[];
+  readonly optOuts: readonly string[];
+  /** Problems with the pod's own annotations (bad opt-outs and values), as the warnings carry them. */
+  readonly policyWarnings: readonly string[];
 }
 
 export interface ReviewDeps {
@@ -275,6 +291,13 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       ...(refusedSkips.length > 0 ? { refusedSkips } : {}),
       ...(recordTrusted ? { laterPass: true } : {}),
       containers: result.containersInScope,
+    },
+    hardening: {
+      changes: result.changes,
+      skipped: result.skipped,
+      violations: result.violations,
+      optOuts: policy.optOuts,
+      policyWarnings: policy.warnings,
     },
   };
 }

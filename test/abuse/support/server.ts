@@ -19,7 +19,7 @@ import { writeSelfSignedCertificate } from '../../../src/tls/self-signed.js';
 export const HOST = '127.0.0.1';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** manifests/base/deployment.yaml sets exactly this (a test checks that it still does). */
-export const DEPLOYMENT_NODE_OPTIONS = '--max-old-space-size=160';
+export const DEPLOYMENT_NODE_OPTIONS = '--max-old-space-size=160 --max-semi-space-size=4';
 /** The container's memory limit in the same Deployment: above it the kernel kills the pod. */
 export const DEPLOYMENT_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
 const START_TIMEOUT_MS = 20_000;
