@@ -21,8 +21,16 @@ export const AUDIT_REPORT_LABELS = {
   'app.kubernetes.io/component': 'audit',
 } as const;
 
+function pendingCell(a: PodAudit): string {
+  if (a.pending === undefined) return '?';
+  const byControl = Object.entries(a.pending)
+    .map(([control, n]) => `${control}=${n}`)
+    .join(',');
+  return `${a.totalPending ?? 0}${byControl ? ` (${byControl})` : ''}`;
+}
+
 export function auditTable(audits: readonly PodAudit[]): string {
-  const header = ['NAMESPACE', 'NAME', 'CHANGES', 'SEALED', 'OPT-OUTS', 'RESTRICTED VIOLATIONS'];
+  const header = ['NAMESPACE', 'NAME', 'CHANGES', 'WOULD SET', 'SEALED', 'OPT-OUTS', 'RESTRICTED VIOLATIONS'];
   const rows = [header];
   for (const a of audits) {
     const changes = Object.entries(a.changes)
@@ -38,6 +46,7 @@ export function auditTable(audits: readonly PodAudit[]): string {
       a.namespace,
       a.name,
       `${a.totalChanges}${a.truncated > 0 ? `+${a.truncated} truncated` : ''}${changes ? ` (${changes})` : ''}`,
+      pendingCell(a),
       a.sealed ? 'yes (unverified)' : 'no',
       optOuts || '-',
       `${a.violations.length}${violations ? ` (${violations})` : ''}`,
@@ -78,8 +87,20 @@ function controlResult(
     return { result: 'skip', message: `kept off by an image profile: ${byProfile.join(', ')}` };
   }
   const n = a.changes[control] ?? 0;
-  if (n > 0) return { result: 'pass', message: `hardened at admission: ${n} field(s) set` };
-  return { result: 'pass', message: 'no change recorded' };
+  const setAtAdmission = `hardened at admission: ${n} field(s) set`;
+  if (a.pending === undefined) {
+    return {
+      result: 'error',
+      message: `cannot tell what hardening would set: ${a.pendingError ?? 'not checked'}`,
+    };
+  }
+  const pending = a.pending[control] ?? 0;
+  if (pending > 0) {
+    const would = `${pending} field(s) would be set by hardening now`;
+    return { result: 'fail', message: n > 0 ? `${setAtAdmission}, but ${would}` : `not hardened: ${would}` };
+  }
+  if (n > 0) return { result: 'pass', message: setAtAdmission };
+  return { result: 'pass', message: 'nothing to set: the pod already has every default' };
 }
 
 function resultsByNamespace(

@@ -2,16 +2,22 @@
  * `pod-hardener audit`: what the cluster's pods carry. For each stored pod, the changes record (the
  * `changes` annotation, counted by control), whether it is sealed (the seal's key is the serving
  * key's, so it cannot be verified here), the opt-outs, and what still violates Pod Security
- * "restricted". No I/O: the pods come from a PodLister (src/audit/kube.ts in the CLI, a stub in tests).
+ * "restricted". It also runs the webhook's engine on each stored pod, as `harden` would on a manifest,
+ * to tell what hardening would still set: a pod that never went through the webhook (a namespace that
+ * did not opt in, a pod older than the webhook) then shows what it lacks instead of an empty record.
+ * No I/O: the pods come from a PodLister (src/audit/kube.ts in the CLI, a stub in tests).
  */
 import {
   checkRestricted,
+  DEFAULT_ENGINE_SETTINGS,
   keysFor,
   parseChangesRecord,
   visitContainers,
+  type EngineSettings,
   type Pod,
   type Violation,
 } from '../engine/index.js';
+import { runEngine } from '../offline/engine.js';
 
 /** A stored pod as the API returns it; only metadata and spec are read. */
 export interface StoredPod {
@@ -46,9 +52,36 @@ export interface PodAudit {
   readonly skipControls?: string;
   /** Pod Security "restricted" violations of the stored pod. */
   readonly violations: readonly Violation[];
+  /**
+   * Fields hardening would still set on the stored pod, by control (0 for a pod the webhook hardened
+   * with today's settings); undefined when the engine could not read the pod, with the reason.
+   */
+  readonly pending?: Readonly<Record<string, number>>;
+  readonly totalPending?: number;
+  readonly pendingError?: string;
 }
 
-export function auditPod(stored: StoredPod, prefix = 'pod-hardener.io'): PodAudit {
+type Pending = Pick<PodAudit, 'pending' | 'totalPending' | 'pendingError'>;
+
+/** What enforce mode would set on the stored pod now, honouring its opt-outs and the configuration. */
+export async function pendingChanges(stored: StoredPod, settings: EngineSettings): Promise<Pending> {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: stored.metadata,
+    spec: stored.spec,
+  } as unknown as Pod;
+  try {
+    const result = await runEngine(pod, settings, 'enforce');
+    const pending: Record<string, number> = {};
+    for (const change of result.changes) pending[change.control] = (pending[change.control] ?? 0) + 1;
+    return { pending, totalPending: result.changes.length };
+  } catch (err) {
+    return { pendingError: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function auditPod(stored: StoredPod, prefix = 'pod-hardener.io', pending: Pending = {}): PodAudit {
   const keys = keysFor(prefix);
   const annotations = stored.metadata?.annotations ?? {};
   const record = parseChangesRecord(annotations[keys.changes]);
@@ -83,18 +116,21 @@ export function auditPod(stored: StoredPod, prefix = 'pod-hardener.io'): PodAudi
     ...(skip === undefined ? {} : { skip }),
     ...(skipControls === undefined ? {} : { skipControls }),
     violations: checkRestricted(pod, visitContainers(pod), true),
+    ...pending,
   };
 }
 
 export async function auditCluster(
   list: PodLister,
   namespace: string | undefined,
-  prefix?: string,
+  settings: EngineSettings = DEFAULT_ENGINE_SETTINGS,
 ): Promise<PodAudit[]> {
   const pods = await list(namespace);
-  return pods
-    .map((pod) => auditPod(pod, prefix))
-    .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  const audits: PodAudit[] = [];
+  for (const pod of pods) {
+    audits.push(auditPod(pod, settings.annotationPrefix, await pendingChanges(pod, settings)));
+  }
+  return audits.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }
 
 /** Whether the pod opted out of `control` (recorded opt-outs, or its own skip annotations). */

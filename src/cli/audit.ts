@@ -102,7 +102,7 @@ export interface AuditDeps {
 
 export async function runAudit(invocation: AuditInvocation, deps: AuditDeps): Promise<number> {
   const settings = deps.settings ?? DEFAULT_ENGINE_SETTINGS;
-  const audits = await auditCluster(deps.list, invocation.namespace, settings.annotationPrefix);
+  const audits = await auditCluster(deps.list, invocation.namespace, settings);
   const now = deps.now ?? new Date();
   const disabled = settings.disabledControls;
   switch (invocation.output) {

@@ -8,6 +8,15 @@ import { engineSettingsFrom } from '../../src/cli/config-file.js';
 import type { StoredPod } from '../../src/audit/summarise.js';
 import type { EngineSettings } from '../../src/engine/index.js';
 import { InputError } from '../../src/offline/input-error.js';
+import jsonPatch, { type Operation } from 'fast-json-patch';
+import {
+  CONTROL_IDS,
+  DEFAULT_ENGINE_SETTINGS,
+  LOOKUPS_OFF,
+  parseAdmissionReview,
+  reviewAdmission,
+} from '../../src/engine/index.js';
+import { admissionReview } from '../support/admission-review.js';
 
 const hardened: StoredPod = {
   metadata: {
@@ -132,7 +141,11 @@ describe('pod-hardener audit', () => {
         (d) => d.toJS() as { results: { rule: string; result: string; message: string }[] },
       );
       const byRule = new Map(report?.results.map((r) => [r.rule, r]));
-      expect(byRule.get('run-as-non-root')?.message).to.equal('hardened at admission: 2 field(s) set');
+      // The record says two fields were set, and the stored spec lacks others hardening would set.
+      expect(byRule.get('run-as-non-root')?.result).to.equal('fail');
+      expect(byRule.get('run-as-non-root')?.message).to.match(
+        /^hardened at admission: 2 field\(s\) set, but [0-9]+ field\(s\) would be set by hardening now$/,
+      );
       expect(byRule.get('read-only-root-filesystem')?.result).to.equal('skip');
       expect(byRule.get('default-resources')).to.include({
         result: 'skip',
@@ -196,6 +209,51 @@ describe('pod-hardener audit', () => {
     expect((legacy.violations as { check: string }[]).map((v) => v.check)).to.include('host-namespaces');
   });
 
+  it('tells a pod the webhook hardened from one it never saw, by running the engine on the stored pod', async () => {
+    const spec = { containers: [{ name: 'app', image: 'registry.example/app:1' }] };
+    const review = admissionReview(
+      { metadata: { name: 'app', namespace: 'shop' }, spec },
+      { namespace: 'shop' },
+    );
+    const parsed = parseAdmissionReview(review);
+    if ('error' in parsed) throw new Error(parsed.error);
+    const result = await reviewAdmission(parsed.review, {
+      settings: DEFAULT_ENGINE_SETTINGS,
+      namespaces: LOOKUPS_OFF,
+    });
+    const patch = JSON.parse(Buffer.from(result.response.patch ?? '', 'base64').toString()) as Operation[];
+    const admitted = jsonPatch.applyPatch(structuredClone(review.request.object), patch, false, false)
+      .newDocument as StoredPod;
+    const untouched: StoredPod = { metadata: { name: 'old', namespace: 'legacy' }, spec };
+
+    const { stdout } = await run({ output: 'policyreport', apply: false }, [admitted, untouched]);
+    const results = parseAllDocuments(stdout).flatMap(
+      (d) =>
+        (
+          d.toJS() as {
+            results: { rule: string; result: string; message: string; resources: { name: string }[] }[];
+          }
+        ).results,
+    );
+    const controls = (pod: string) =>
+      results.filter((r) => r.resources[0]?.name === pod && !r.rule.includes(':') && r.result !== 'warn');
+    expect(controls('app')).to.have.length(CONTROL_IDS.length);
+    expect(controls('app').map((r) => r.result)).to.deep.equal(controls('app').map(() => 'pass'));
+    expect(controls('app').find((r) => r.rule === 'run-as-non-root')?.message).to.match(
+      /^hardened at admission: [0-9]+ field\(s\) set$/,
+    );
+    const never = controls('old');
+    expect(never).to.have.length(CONTROL_IDS.length);
+    expect(never.map((r) => r.result)).to.deep.equal(never.map(() => 'fail'));
+    expect(never.find((r) => r.rule === 'default-resources')?.message).to.match(
+      /^not hardened: [0-9]+ field\(s\) would be set by hardening now$/,
+    );
+
+    const table = await run({ output: 'table', apply: false }, [admitted, untouched]);
+    expect(table.stdout).to.match(/\bWOULD SET\b/);
+    expect(table.stdout).to.match(/legacy\s+old\s+0\s+[1-9][0-9]* \(run-as-non-root=/);
+  });
+
   it('lists one namespace as a table', async () => {
     const { stdout, asked } = await run({ output: 'table', apply: false, namespace: 'shop' });
     expect(asked).to.deep.equal(['shop']);
@@ -214,7 +272,7 @@ describe('pod-hardener audit', () => {
     if (shop === undefined) throw new Error('no report for shop');
     expect(shop.kind).to.equal('PolicyReport');
     const rules = (shop.results as { rule: string; result: string }[]).map((r) => `${r.rule}:${r.result}`);
-    expect(rules).to.include.members(['run-as-non-root:pass', 'read-only-root-filesystem:skip']);
+    expect(rules).to.include.members(['run-as-non-root:fail', 'read-only-root-filesystem:skip']);
     const applied = await run({ output: 'policyreport', apply: true });
     expect(applied.stdout).to.equal('');
     expect(applied.applied[0]).to.have.length(2);
