@@ -1,40 +1,11 @@
 #!/usr/bin/env bash
-# Builds kustomize from the Go module pinned in this directory's go.mod/go.sum, into a cache outside
-# the repository keyed by the kustomize version and the go.sum hash, for the KRM function test
-# (test/e2e/krm.e2e.ts). A warm cache is reused as is. Prints the bin directory on stdout.
+# Builds kustomize from the Go module pinned in this directory's go.mod/go.sum into the e2e cache
+# (test/e2e/lib/go-tool.sh), for the KRM function test (test/e2e/krm.e2e.ts). Prints the bin
+# directory on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
-
-version="$(awk '$1 == "sigs.k8s.io/kustomize/kustomize/v5" { print $2; exit }' go.mod)"
-sum_hash="$(sha256sum go.mod go.sum | sha256sum | cut -c1-12)"
-cache_root="${POD_HARDENER_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pod-hardener-e2e}"
-bin_dir="${cache_root}/kustomize-${version}-${sum_hash}/bin"
-
-if [[ -x "${bin_dir}/kustomize" ]]; then
-  echo "kustomize ${version}: cached in ${bin_dir}" >&2
-  echo "$bin_dir"
-  exit 0
-fi
-
-# Non-login shells (CI among them) may not have Go's default install directory on PATH.
-if ! command -v go > /dev/null && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:${PATH}"
-fi
-if ! command -v go > /dev/null; then
-  echo "the e2e suite builds kustomize with Go, which is not on PATH" >&2
-  exit 1
-fi
-
-started=$(date +%s)
-staging="${bin_dir}.partial"
-rm -rf "$staging"
-mkdir -p "$staging"
-export CGO_ENABLED=0 GOFLAGS=-mod=readonly
-echo "building kustomize ${version}" >&2
-go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kustomize/api/provenance.version=kustomize/${version}" \
-  -o "${staging}/kustomize" sigs.k8s.io/kustomize/kustomize/v5
-rm -rf "$bin_dir"
-mv "$staging" "$bin_dir"
-echo "kustomize ${version}: built in $(($(date +%s) - started)) s into ${bin_dir}" >&2
-echo "$bin_dir"
+# shellcheck source=../lib/go-tool.sh
+source ../lib/go-tool.sh
+build_go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 sigs.k8s.io/kustomize/kustomize/v5 \
+  "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/@VERSION@"
