@@ -86,6 +86,9 @@ function controlResult(
   if (byProfile.length > 0) {
     return { result: 'skip', message: `kept off by an image profile: ${byProfile.join(', ')}` };
   }
+  if (a.leftAlone !== undefined) {
+    return { result: 'skip', message: `the webhook leaves this pod alone: ${a.leftAlone}` };
+  }
   const n = a.changes[control] ?? 0;
   const setAtAdmission = `hardened at admission: ${n} field(s) set`;
   if (a.pending === undefined) {

@@ -25,6 +25,7 @@ export interface StoredPod {
     readonly name?: string;
     readonly namespace?: string;
     readonly annotations?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly { readonly kind?: string }[];
   };
   readonly spec?: unknown;
 }
@@ -59,12 +60,26 @@ export interface PodAudit {
   readonly pending?: Readonly<Record<string, number>>;
   readonly totalPending?: number;
   readonly pendingError?: string;
+  /** Why the webhook would leave the pod alone (a mirror pod, a Windows hostProcess pod, over its caps). */
+  readonly leftAlone?: string;
 }
 
-type Pending = Pick<PodAudit, 'pending' | 'totalPending' | 'pendingError'>;
+type Pending = Pick<PodAudit, 'pending' | 'totalPending' | 'pendingError' | 'leftAlone'>;
+
+/**
+ * A kubelet's mirror of a static pod: the webhook skips those when a node creates them, and a stored
+ * one that a Node owns was created by its kubelet (the review here has no node identity to show).
+ */
+function isMirrorPod(stored: StoredPod): boolean {
+  return (
+    stored.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined &&
+    (stored.metadata.ownerReferences ?? []).some((owner) => owner.kind === 'Node')
+  );
+}
 
 /** What enforce mode would set on the stored pod now, honouring its opt-outs and the configuration. */
 export async function pendingChanges(stored: StoredPod, settings: EngineSettings): Promise<Pending> {
+  if (isMirrorPod(stored)) return { pending: {}, totalPending: 0, leftAlone: 'mirror-pod' };
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -73,6 +88,10 @@ export async function pendingChanges(stored: StoredPod, settings: EngineSettings
   } as unknown as Pod;
   try {
     const result = await runEngine(pod, settings, 'enforce');
+    if (result.outcome === 'skipped') return { pending: {}, totalPending: 0, leftAlone: result.skipReason };
+    if (result.outcome === 'denied') {
+      return { pending: {}, totalPending: 0, leftAlone: `refused: ${result.deniedMessage ?? ''}` };
+    }
     const pending: Record<string, number> = {};
     for (const change of result.changes) pending[change.control] = (pending[change.control] ?? 0) + 1;
     return { pending, totalPending: result.changes.length };

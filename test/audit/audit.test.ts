@@ -254,6 +254,45 @@ describe('pod-hardener audit', () => {
     expect(table.stdout).to.match(/legacy\s+old\s+0\s+[1-9][0-9]* \(run-as-non-root=/);
   });
 
+  it('reports the pods the webhook leaves alone as skipped, not as missing their defaults', async () => {
+    const spec = { containers: [{ name: 'etcd', image: 'registry.k8s.io/etcd:3.6' }] };
+    const mirror: StoredPod = {
+      metadata: {
+        name: 'etcd-node-1',
+        namespace: 'kube-system',
+        annotations: { 'kubernetes.io/config.mirror': 'abc' },
+        ownerReferences: [{ kind: 'Node' }],
+      },
+      spec,
+    };
+    // The same annotation on a pod no Node owns is only a claim: the webhook hardens such a pod.
+    const claimed: StoredPod = {
+      ...mirror,
+      metadata: { ...mirror.metadata, name: 'claims', ownerReferences: [] },
+    };
+    const { stdout } = await run({ output: 'json', apply: false }, [mirror, claimed]);
+    const pods = (
+      JSON.parse(stdout) as { pods: { name: string; leftAlone?: string; totalPending?: number }[] }
+    ).pods;
+    expect(pods.find((p) => p.name === 'etcd-node-1')).to.include({
+      leftAlone: 'mirror-pod',
+      totalPending: 0,
+    });
+    const claims = pods.find((p) => p.name === 'claims');
+    expect(claims?.leftAlone).to.equal(undefined);
+    expect(claims?.totalPending).to.be.greaterThan(0);
+
+    const report = await run({ output: 'policyreport', apply: false }, [mirror]);
+    const results = parseAllDocuments(report.stdout).flatMap(
+      (d) => (d.toJS() as { results: { policy: string; result: string; message: string }[] }).results,
+    );
+    const controls = results.filter((r) => r.policy === 'pod-hardener');
+    expect(controls).to.have.length(CONTROL_IDS.length);
+    for (const r of controls) {
+      expect(r).to.include({ result: 'skip', message: 'the webhook leaves this pod alone: mirror-pod' });
+    }
+  });
+
   it('lists one namespace as a table', async () => {
     const { stdout, asked } = await run({ output: 'table', apply: false, namespace: 'shop' });
     expect(asked).to.deep.equal(['shop']);
