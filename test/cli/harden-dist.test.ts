@@ -8,25 +8,15 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { recordingImport } from '../support/module-recording.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'dist/cli.js');
 const FIXTURES = path.join(ROOT, 'test/offline/fixtures');
 const SERVER_PACKAGES = ['express', 'winston', 'prom-client', '@kubernetes/client-node'];
 const execFileAsync = promisify(execFile);
-
-const RECORDING_HOOKS = `
-import { appendFileSync } from 'node:fs';
-let log;
-export function initialize(data) { log = data; }
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(log, result.url + '\\n');
-  return result;
-}
-`;
 
 function hasKubectl(): boolean {
   try {
@@ -51,17 +41,9 @@ describe('harden, built', function () {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  function recordingImport(log: string): string {
-    const hooks = path.join(tmp, 'hooks.mjs');
-    writeFileSync(hooks, RECORDING_HOOKS);
-    writeFileSync(log, '');
-    const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: ${JSON.stringify(log)} });`;
-    return `data:text/javascript,${encodeURIComponent(register)}`;
-  }
-
   async function loadedBy(args: string[], stdin = ''): Promise<string[]> {
     const log = path.join(tmp, 'loaded.txt');
-    const register = recordingImport(log);
+    const register = recordingImport(tmp, log);
     const child = execFileAsync(process.execPath, ['--import', register, CLI, ...args], { cwd: FIXTURES });
     child.child.stdin?.end(stdin);
     await child.catch((err: unknown) => {
@@ -151,7 +133,7 @@ describe('harden, built', function () {
     until: RegExp,
   ): Promise<string[]> {
     const log = path.join(tmp, 'loaded-serve.txt');
-    const child = spawn(process.execPath, ['--import', recordingImport(log), CLI, 'serve', ...args], {
+    const child = spawn(process.execPath, ['--import', recordingImport(tmp, log), CLI, 'serve', ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import ts from 'typescript';
+import { recordingImport } from '../support/module-recording.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ENGINE_DIR = path.join(REPO_ROOT, 'src/engine');
@@ -80,29 +81,13 @@ function compileEngineAlone(): string[] {
   return emitted;
 }
 
-/** A resolve hook that appends every URL the process loads to the file named by its data. */
-const RECORDING_HOOKS = `
-import { appendFileSync } from 'node:fs';
-let log;
-export function initialize(data) { log = data; }
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(log, result.url + '\\n');
-  return result;
-}
-`;
-
 async function urlsLoadedBy(entry: string): Promise<string[]> {
   const log = path.join(OUT_DIR, 'loaded.txt');
-  const hooks = path.join(OUT_DIR, 'record-hooks.mjs');
-  writeFileSync(hooks, RECORDING_HOOKS);
-  writeFileSync(log, '');
-  const register = `import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: ${JSON.stringify(log)} });`;
   await execFileAsync(
     process.execPath,
     [
       '--import',
-      `data:text/javascript,${encodeURIComponent(register)}`,
+      recordingImport(OUT_DIR, log),
       '--input-type=module',
       '-e',
       `const engine = await import(${JSON.stringify(pathToFileURL(entry).href)});
