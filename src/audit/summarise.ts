@@ -9,6 +9,7 @@
  */
 import {
   checkRestricted,
+  claimsMirrorPod,
   DEFAULT_ENGINE_SETTINGS,
   keysFor,
   parseChangesRecord,
@@ -66,26 +67,25 @@ export interface PodAudit {
 
 type Pending = Pick<PodAudit, 'pending' | 'totalPending' | 'pendingError' | 'leftAlone'>;
 
+/** The stored pod as the engine reads it: its metadata and spec, nothing the server added besides. */
+function podOf(stored: StoredPod): Pod {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: stored.metadata, spec: stored.spec } as unknown as Pod;
+}
+
 /**
  * A kubelet's mirror of a static pod: the webhook skips those when a node creates them, and a stored
  * one that a Node owns was created by its kubelet (the review here has no node identity to show).
  */
-function isMirrorPod(stored: StoredPod): boolean {
+function isMirrorPod(stored: StoredPod, pod: Pod): boolean {
   return (
-    stored.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined &&
-    (stored.metadata.ownerReferences ?? []).some((owner) => owner.kind === 'Node')
+    claimsMirrorPod(pod) && (stored.metadata?.ownerReferences ?? []).some((owner) => owner.kind === 'Node')
   );
 }
 
 /** What enforce mode would set on the stored pod now, honouring its opt-outs and the configuration. */
 export async function pendingChanges(stored: StoredPod, settings: EngineSettings): Promise<Pending> {
-  if (isMirrorPod(stored)) return { pending: {}, totalPending: 0, leftAlone: 'mirror-pod' };
-  const pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: stored.metadata,
-    spec: stored.spec,
-  } as unknown as Pod;
+  const pod = podOf(stored);
+  if (isMirrorPod(stored, pod)) return { pending: {}, totalPending: 0, leftAlone: 'mirror-pod' };
   try {
     const result = await runEngine(pod, settings, 'enforce');
     if (result.outcome === 'skipped') return { pending: {}, totalPending: 0, leftAlone: result.skipReason };
@@ -115,7 +115,7 @@ export function auditPod(stored: StoredPod, prefix = 'pod-hardener.io', pending:
       profileSkips.push(`${entry.target}/${entry.control}`);
     }
   }
-  const pod = { metadata: stored.metadata, spec: stored.spec } as unknown as Pod;
+  const pod = podOf(stored);
   const optOuts = (annotations[keys.optOuts] ?? '')
     .split(',')
     .map((s) => s.trim())

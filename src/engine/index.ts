@@ -65,3 +65,4 @@ export type { Change, Skip } from './controls/types.js';
 export { compareQuantities, parseQuantity, type Quantity } from './pod/quantity.js';
 export { isJsonObject, type JsonObject } from './pod/json.js';
 export type { Container, Pod } from './pod/model.js';
+export { claimsMirrorPod } from './pod/model.js';
