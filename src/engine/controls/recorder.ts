@@ -55,14 +55,7 @@ export class DraftRecorder {
       }
     }
     parent[keys[keys.length - 1] ?? ''] = value;
-    // A copy: later appends to the same array in this pass must not rewrite what this change recorded.
-    this.changes.push({
-      control: this.control,
-      target,
-      path: pointerOf(rootPointer, ...keys),
-      value: cloneJson(value),
-      ...(profile === undefined ? {} : { profile }),
-    });
+    this.record(target, pointerOf(rootPointer, ...keys), value, profile);
     return true;
   }
 
@@ -78,16 +71,21 @@ export class DraftRecorder {
     const existing = getPath(root, keys);
     if (Array.isArray(existing)) {
       existing.push(value);
-      this.changes.push({
-        control: this.control,
-        target,
-        path: pointerOf(rootPointer, ...keys, existing.length - 1),
-        value: cloneJson(value),
-        ...(profile === undefined ? {} : { profile }),
-      });
+      this.record(target, pointerOf(rootPointer, ...keys, existing.length - 1), value, profile);
     } else {
       this.fill(root, rootPointer, keys, [value], target, profile);
     }
+  }
+
+  private record(target: Target, path: string, value: unknown, profile: string | undefined): void {
+    // A copy: later appends to the same array in this pass must not rewrite what this change recorded.
+    this.changes.push({
+      control: this.control,
+      target,
+      path,
+      value: cloneJson(value),
+      ...(profile === undefined ? {} : { profile }),
+    });
   }
 
   skip(target: Target, reason: string, extra: Pick<Skip, 'profile' | 'keepsStartable'> = {}): void {
