@@ -85,7 +85,7 @@ export async function runEngine(pod: Pod, settings: EngineSettings, mode: Mode):
   const hardening = review.hardening;
   // Every review that is neither skipped nor denied ran the controls.
   if (hardening === undefined) throw new Error(`review outcome ${review.outcome} without hardening`);
-  const recordKeys = [keys.changes, keys.optOuts, keysFor(settings.annotationPrefix).changesSeal];
+  const recordKeys = [keys.changes, keys.optOuts, keys.changesSeal];
   const annotations = pod.metadata?.annotations ?? {};
   const carried = recordKeys.filter((key) => annotations[key] !== undefined);
   const warnings = [...hardening.policyWarnings];

@@ -25,7 +25,19 @@ export interface Keys {
   readonly changesSeal: string;
 }
 
+// A review asks for the keys in three layers (namespace decision, policy, record); a process has one
+// prefix, so the last one's keys are kept rather than built again each time.
+let lastPrefix: string | undefined;
+let lastKeys: Keys | undefined;
+
 export function keysFor(prefix: string): Keys {
+  if (prefix === lastPrefix && lastKeys !== undefined) return lastKeys;
+  lastKeys = Object.freeze(buildKeys(prefix));
+  lastPrefix = prefix;
+  return lastKeys;
+}
+
+function buildKeys(prefix: string): Keys {
   const key = (name: string): string => `${prefix}/${name}`;
   return {
     enabled: key('enabled'),
