@@ -1,25 +1,6 @@
-import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { createLogger, createSilentLogger, isLogLevel } from '../src/logger.js';
-
-function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return {
-    stream,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+import { captureLog as capture } from './support/log-capture.js';
 
 describe('logger', () => {
   it('writes one JSON object per line with level, message, timestamp and fields', () => {

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { captureLog } from '../support/log-capture.js';
 import { expect } from 'chai';
 import request from 'supertest';
 import { LOOKUPS_OFF, type NamespaceSource } from '../../src/engine/resolve/namespace.js';
@@ -42,30 +42,20 @@ interface Harness {
 }
 
 function harness(overrides: Partial<AppDeps> = {}): Harness {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
+  const log = captureLog();
   const metrics = createMetrics({ defaultMetrics: false });
   const h: Harness = {
     app: undefined as unknown as ReturnType<typeof buildApp>,
     get logs() {
-      return chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      return log.lines();
     },
-    rawLogs: () => chunks.join(''),
+    rawLogs: () => log.raw(),
     metricsText: () => metrics.registry.metrics(),
     shuttingDown: false,
   };
   (h as { app: ReturnType<typeof buildApp> }).app = testApp({
     metrics,
-    logger: createLogger('debug', { stream }),
+    logger: createLogger('debug', { stream: log.stream }),
     maxBodyBytes: 64 * 1024,
     isShuttingDown: () => h.shuttingDown,
     ...overrides,

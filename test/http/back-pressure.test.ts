@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
+import { captureLog } from '../support/log-capture.js';
 import { expect } from 'chai';
 import { controllerCreateReview } from '../../bench/corpus.js';
 import type { NamespaceLookup, NamespaceSource } from '../../src/engine/resolve/namespace.js';
@@ -72,19 +72,13 @@ interface Harness {
 }
 
 async function harness(backPressure: BackPressure, maxBodyBytes = 512 * KIB): Promise<Harness> {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
+  const log = captureLog();
   const metrics = createMetrics({ defaultMetrics: false });
   const namespaces = new GatedNamespaces();
   const app = testApp({
     namespaces,
     metrics,
-    logger: createLogger('debug', { stream }),
+    logger: createLogger('debug', { stream: log.stream }),
     maxBodyBytes,
     backPressure,
   });
@@ -93,12 +87,7 @@ async function harness(backPressure: BackPressure, maxBodyBytes = 512 * KIB): Pr
   return {
     port: (server.address() as AddressInfo).port,
     namespaces,
-    logs: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () => log.lines(),
     metric: async (name) =>
       (await metrics.registry.metrics())
         .split('\n')
