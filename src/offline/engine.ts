@@ -10,12 +10,10 @@ import {
   keysFor,
   parseAdmissionReview,
   reviewAdmission,
-  type Change,
   type EngineSettings,
   type Mode,
   type Pod,
-  type Skip,
-  type Violation,
+  type ReviewHardening,
 } from '../engine/index.js';
 
 export type WorkloadOutcome =
@@ -26,17 +24,13 @@ export type WorkloadOutcome =
   /** The webhook would refuse the pod (beyond its caps in enforce mode). */
   | 'denied';
 
-export interface EngineResult {
+/** The review's own changes, skips, opt-outs and violations (empty when it skipped or refused the pod). */
+export interface EngineResult extends Omit<ReviewHardening, 'policyWarnings'> {
   readonly outcome: WorkloadOutcome;
   readonly skipReason?: string;
   readonly deniedMessage?: string;
   /** What to write into the template: the webhook's patch without the record annotations. */
   readonly patch: readonly Operation[];
-  /** Fields set (enforce) or that would be set (warn, audit). */
-  readonly changes: readonly Change[];
-  readonly skipped: readonly Skip[];
-  readonly optOuts: readonly string[];
-  readonly violations: readonly Violation[];
   /** Problems with the pod's annotations, and record annotations the template should not carry. */
   readonly warnings: readonly string[];
   /** The warnings admission would return to kubectl, verbatim. */
@@ -94,17 +88,9 @@ export async function runEngine(pod: Pod, settings: EngineSettings, mode: Mode):
       `${carried.join(', ')} in a pod template is not a record pod-hardener wrote; admission ignores or removes it`,
     );
   }
-  const reviewPatch = review.response.patch;
-  const patch =
-    reviewPatch === undefined
-      ? []
-      : withoutRecord(
-          JSON.parse(Buffer.from(reviewPatch, 'base64').toString('utf8')) as Operation[],
-          recordKeys,
-        );
   return {
     outcome: 'reviewed',
-    patch,
+    patch: withoutRecord(hardening.patch, recordKeys),
     changes: hardening.changes,
     skipped: hardening.skipped,
     optOuts: hardening.optOuts,

@@ -1,3 +1,4 @@
+import type { Operation } from 'fast-json-patch';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './envelope.js';
 import type { NamespaceSource } from '../resolve/namespace.js';
 import type { EngineSettings, Mode } from '../resolve/settings.js';
@@ -63,6 +64,8 @@ export interface ReviewResult {
 }
 
 export interface ReviewHardening {
+  /** The JSON Patch the response carries base64-encoded (empty in warn and audit modes). */
+  readonly patch: readonly Operation[];
   readonly changes: readonly Change[];
   readonly skipped: readonly Skip[];
   readonly violations: readonly Violation[];
@@ -293,6 +296,7 @@ export async function reviewAdmission(review: AdmissionReview, deps: ReviewDeps)
       containers: result.containersInScope,
     },
     hardening: {
+      patch: result.patch,
       changes: result.changes,
       skipped: result.skipped,
       violations: result.violations,
