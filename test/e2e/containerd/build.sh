@@ -23,13 +23,9 @@ if $complete; then
   exit 0
 fi
 
-if ! command -v go > /dev/null && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:${PATH}"
-fi
-if ! command -v go > /dev/null; then
-  echo "the e2e suite builds containerd with Go, which is not on PATH" >&2
-  exit 1
-fi
+# shellcheck source=../lib/go-tool.sh
+source ../lib/go-tool.sh
+require_go containerd
 
 started=$(date +%s)
 staging="${bin_dir}.partial"

@@ -24,14 +24,9 @@ if $complete; then
   exit 0
 fi
 
-# Non-login shells (CI among them) may not have Go's default install directory on PATH.
-if ! command -v go > /dev/null && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:${PATH}"
-fi
-if ! command -v go > /dev/null; then
-  echo "the e2e suite builds the control plane with Go, which is not on PATH" >&2
-  exit 1
-fi
+# shellcheck source=../lib/go-tool.sh
+source ../lib/go-tool.sh
+require_go 'the control plane'
 
 started=$(date +%s)
 staging="${bin_dir}.partial"
