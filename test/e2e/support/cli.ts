@@ -1,29 +1,12 @@
 /** Runs the built CLI (`node dist/cli.js ...`) as a user would, collecting its output. */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { e2e } from './context.js';
+import { runCommand, type CommandResult } from './processes.js';
 
-export interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliRun = CommandResult;
 
 export function runCli(args: readonly string[], options: { readonly cwd?: string } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(e2e().repoRoot, 'dist', 'cli.js'), ...args], {
-      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
+  return runCommand(process.execPath, [path.join(e2e().repoRoot, 'dist', 'cli.js'), ...args], options);
 }
 
 /** stdout of a run that must succeed. */

@@ -3,7 +3,6 @@
  * person would. kubectl runs asynchronously so that test-only webhooks served from this process keep
  * answering while it waits.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
   AdmissionregistrationV1Api,
@@ -14,13 +13,9 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { sleep, waitFor } from './processes.js';
+import { runCommand, sleep, waitFor, type CommandResult } from './processes.js';
 
-export interface KubectlResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type KubectlResult = CommandResult;
 
 export interface Cluster {
   readonly core: CoreV1Api;
@@ -36,19 +31,8 @@ export function connect(binDir: string, kubeconfigPath: string): Cluster {
   const config = new KubeConfig();
   config.loadFromFile(kubeconfigPath);
   const kubectl = (args: readonly string[], input?: string): Promise<KubectlResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(path.join(binDir, 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.once('error', reject);
-      child.once('close', (code) => {
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-      child.stdin.end(input ?? '');
+    runCommand(path.join(binDir, 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args], {
+      ...(input === undefined ? {} : { input }),
     });
   return {
     core: config.makeApiClient(CoreV1Api),

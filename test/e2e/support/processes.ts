@@ -160,3 +160,33 @@ export async function waitFor<T>(
     await sleep(options.intervalMs ?? 250);
   }
 }
+
+/** What a short-lived command printed, and its exit code (-1 when a signal ended it). */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end, with `input` on stdin (empty by default), collecting its output. */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: { readonly cwd?: string; readonly input?: string } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
