@@ -252,7 +252,32 @@ describe('e2e: Helm chart', function () {
     expect(configOf(manifests)).to.contain('annotationPrefix: hardening.example.com');
   });
 
+  it("an operator's own namespaceSelector replaces the opt-in label but never the exclusion of kube-system and the release namespace (pitfall 15)", async () => {
+    const selector = {
+      matchLabels: { team: 'payments' },
+      matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }],
+    };
+    const manifests = await lintAndRender({ webhook: { namespaceSelector: selector } });
+    const webhook = find(manifests, 'MutatingWebhookConfiguration').webhooks[0];
+    expect(webhook.namespaceSelector).to.deep.equal({
+      matchLabels: { team: 'payments' },
+      matchExpressions: [
+        { key: 'env', operator: 'In', values: ['prod'] },
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: ['kube-system', 'kube-node-lease', RELEASE.namespace],
+        },
+      ],
+    });
+  });
+
   for (const [what, values, message] of [
+    [
+      "a timeoutSeconds over the API server's limit of 30 (pitfall 16)",
+      { webhook: { timeoutSeconds: 31 } },
+      /timeoutSeconds/,
+    ],
     ['an unknown failurePolicy', { webhook: { failurePolicy: 'Sometimes' } }, /failurePolicy/],
     ['a misspelt config key', { config: { logLevl: 'debug' } }, /logLevl/],
     ['a config key the chart sets', { config: { tlsMode: 'files' } }, /tlsMode/],
