@@ -108,11 +108,7 @@ function boundedJsonArray(entries: readonly RecordEntry[], alreadyTruncated: num
   // cost of serialising and measuring entry by entry (the array's text is its entries' joined by commas).
   if (alreadyTruncated === 0 && entries.length * MIN_ENTRY_BYTES <= MAX_CHANGES_ANNOTATION_BYTES) {
     const whole = JSON.stringify(entries);
-    if (
-      whole.length <= MAX_CHANGES_ANNOTATION_BYTES &&
-      Buffer.byteLength(whole) <= MAX_CHANGES_ANNOTATION_BYTES
-    )
-      return whole;
+    if (Buffer.byteLength(whole) <= MAX_CHANGES_ANNOTATION_BYTES) return whole;
   }
   const marker = (dropped: number): string => JSON.stringify({ truncated: dropped });
   // The first c entries and the commas between them only grow with c, so once they alone are past the
