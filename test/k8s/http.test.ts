@@ -9,11 +9,7 @@ import { describeError, httpStatusOf } from '../../src/k8s/requests.js';
 import { fileToken, staticToken } from '../../src/k8s/token.js';
 import { createCertificateAuthority } from '../../src/tls/self-signed.js';
 import { sendJson, sendStatus, startTestApiServer, type TestApiServer } from '../support/kube-api.js';
-
-async function waitFor(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!predicate()) throw new Error(`gave up waiting for ${what}`);
-}
+import { waitFor } from '../support/wait.js';
 
 describe('k8s/http (against a real HTTPS server)', function () {
   this.timeout(20_000);

@@ -19,6 +19,7 @@ import {
   type StoppableNamespaceSource,
 } from '../../src/k8s/namespace-source.js';
 import { SourceStoppedError, TimeoutError, describeError, withTimeout } from '../../src/k8s/requests.js';
+import { waitFor } from '../support/wait.js';
 
 const TOKEN = 'token-that-must-never-be-logged';
 
@@ -63,14 +64,6 @@ function activeTimers(): number {
 async function baselineTimers(): Promise<number> {
   await new Promise((r) => setImmediate(r));
   return activeTimers();
-}
-
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function kubeconfig(dir: string, server: string): string {
@@ -479,7 +472,7 @@ describe('k8s/namespace-source', () => {
         expect(await source.lookup('Not_A_Namespace')).to.deep.equal({ kind: 'not-found' });
         expect(rec.failures()).to.equal(2);
 
-        await waitFor(informerFailed(rec), 5000, 'the informer failure to be logged');
+        await waitFor(informerFailed(rec), 'the informer failure to be logged', 5000);
         const informerWarn = rec.lines.find((l) => l.msg.startsWith('namespace informer failed'));
         expect(informerWarn?.level).to.equal('warn');
         expect(informerWarn?.meta).to.include({ reason: 'ECONNREFUSED', retryInMs: 1000, synced: false });
@@ -494,7 +487,7 @@ describe('k8s/namespace-source', () => {
         const path = kubeconfig(dir, 'https://127.0.0.1:1');
         source = await createNamespaceSource(options({ kind: 'kubeconfig', path }, rec));
         const restarts = () => rec.lines.filter((l) => l.msg.startsWith('namespace informer failed'));
-        await waitFor(() => restarts().length >= 2, 5000, 'a second informer failure');
+        await waitFor(() => restarts().length >= 2, 'a second informer failure', 5000);
         expect(restarts().map((l) => (l.meta as { retryInMs: number }).retryInMs)).to.deep.equal([
           1000, 2000,
         ]);
@@ -508,7 +501,7 @@ describe('k8s/namespace-source', () => {
         const path = kubeconfig(dir, 'https://127.0.0.1:1');
         const before = await baselineTimers();
         source = await createNamespaceSource(options({ kind: 'kubeconfig', path }, rec));
-        await waitFor(informerFailed(rec), 5000, 'the informer failure to be logged');
+        await waitFor(informerFailed(rec), 'the informer failure to be logged', 5000);
         // The restart timer is what would otherwise keep the process alive.
         expect(activeTimers()).to.equal(before + 1);
 
@@ -573,10 +566,10 @@ describe('k8s/namespace-source', () => {
         expect(accepted).to.equal(2);
         expect(source.synced()).to.equal(false);
         // The aborted GET's connection is closed; the list's is still waiting.
-        await waitFor(() => sockets.size === 1, 2000, 'the timed-out GET to close its connection');
+        await waitFor(() => sockets.size === 1, 'the timed-out GET to close its connection', 2000);
 
         source.stop();
-        await waitFor(() => sockets.size === 0, 2000, 'stop() to close the list connection');
+        await waitFor(() => sockets.size === 0, 'stop() to close the list connection', 2000);
         expect(rec.lines.filter((l) => l.msg.startsWith('namespace informer failed'))).to.deep.equal([]);
       });
     });

@@ -17,6 +17,7 @@ import {
   type SeenRequest,
   type TestApiServer,
 } from '../support/kube-api.js';
+import { waitFor } from '../support/wait.js';
 
 function ns(name: string, resourceVersion: string, labels: Record<string, string> = {}): object {
   return { kind: 'Namespace', metadata: { name, resourceVersion, labels } };
@@ -24,11 +25,6 @@ function ns(name: string, resourceVersion: string, labels: Record<string, string
 
 function query(req: SeenRequest): URLSearchParams {
   return new URL(req.url, 'https://x').searchParams;
-}
-
-async function waitFor(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!predicate()) throw new Error(`gave up waiting for ${what}`);
 }
 
 describe('k8s/namespace-source list and watch (against a real HTTPS server)', function () {
