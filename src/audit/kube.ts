@@ -16,7 +16,7 @@ import type { ReportStore } from './report-store.js';
 import type { PodLister, StoredPod } from './summarise.js';
 
 export function kubeConfigFor(path: string | undefined): KubeConfig {
-  if (path !== undefined) return loadKubeConfig({ kind: 'kubeconfig', path });
+  if (path !== undefined) return loadKubeConfig(path);
   const kc = new KubeConfig();
   kc.loadFromDefault();
   if (kc.getCurrentCluster() === null) throw new Error('no kubeconfig found (use --kubeconfig)');
