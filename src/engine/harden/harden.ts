@@ -8,7 +8,7 @@ import { passScope, runControl } from './context.js';
 import { controlInputs } from '../resolve/control-inputs.js';
 import { profileSkipEntry, writeRecord, type RecordEntry } from '../record/changes.js';
 import { checkRestricted, type Violation } from '../pod-security/restricted.js';
-import { cloneJson } from '../pod/json.js';
+import { draftOf } from '../pod/draft.js';
 
 export interface HardenOptions {
   /**
@@ -98,18 +98,6 @@ export function harden(pod: Pod, policy: ResolvedPolicy, options: HardenOptions 
     violations: checkRestricted(draft, pass.containers, pass.podLevel),
     containersInScope: pass.containers.length,
   };
-}
-
-/**
- * A copy of what the controls and the record may change: the spec, deeply, and the metadata one level
- * deep (writeRecord copies the annotations before writing). Everything else, labels and managedFields
- * among it, stays shared with the input, and the diff skips shared objects by identity, so a pod
- * carrying tens of thousands of labels costs no more to harden than one without.
- */
-function draftOf(pod: Pod): Pod {
-  const draft: Pod = Object.assign({}, pod, { spec: cloneJson(pod.spec) });
-  if (pod.metadata) draft.metadata = Object.assign({}, pod.metadata);
-  return draft;
 }
 
 /** Names of ephemeral containers the UPDATE adds; empty means there is nothing to harden. */

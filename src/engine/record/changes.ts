@@ -94,7 +94,9 @@ export function mergeChangesAnnotation(earlier: ChangesRecord, changes: readonly
 function canonicalEntry(entry: RecordEntry): RecordEntry {
   if ('path' in entry) {
     const { control, target, path, value, profile } = entry;
-    return { control, target, path, value, ...(profile === undefined ? {} : { profile }) };
+    return profile === undefined
+      ? { control, target, path, value }
+      : { control, target, path, value, profile };
   }
   const { control, target, skipped, profile } = entry;
   return { control, target, skipped, profile };
