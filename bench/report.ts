@@ -109,7 +109,7 @@ const short = (value: number | undefined): string => {
 export function bytes(n: number): string {
   if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(2)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
+  return `${Math.round(n)} B`;
 }
 
 /** The targets of issues 5 and 14, checked against a run. */
@@ -372,8 +372,9 @@ export function renderMarkdown(report: BenchReport): string {
           'mean µs / container',
           'p50 µs with JSON parse + stringify',
           'patch',
+          'allocated / call',
         ],
-        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
         report.engine.results.map((r) => [
           String(r.containers),
           bytes(r.reviewBytes),
@@ -384,6 +385,7 @@ export function renderMarkdown(report: BenchReport): string {
           short(r.microsPerContainer),
           short(r.withJsonP50Micros),
           bytes(r.patchBytes),
+          bytes(r.allocatedBytesPerCall),
         ]),
       ),
       '',
