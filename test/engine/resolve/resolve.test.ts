@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { expect } from 'chai';
+import fc from 'fast-check';
 import type { NamespaceLookup } from '../../../src/engine/resolve/namespace.js';
 import { DEFAULT_ENGINE_SETTINGS, type EngineSettings } from '../../../src/engine/resolve/settings.js';
 import type { Pod } from '../../../src/engine/pod/model.js';
@@ -515,6 +517,24 @@ describe('engine/resolve', () => {
         expect(normaliseMountPath(raw)).to.equal(expected);
       });
     }
+
+    it('returns what path.posix.normalize would, fast path or not, for any path of /, . and a', () => {
+      const byNormalize = (raw: string): string | undefined => {
+        if (!raw.startsWith('/')) return undefined;
+        if (raw.split('/').includes('..')) return undefined;
+        const normalised = path.posix.normalize(raw).replace(/\/+$/, '');
+        return normalised === '' ? undefined : normalised;
+      };
+      const pathText = fc
+        .array(fc.constantFrom('/', '.', 'a'), { maxLength: 12 })
+        .map((parts) => `/${parts.join('')}`);
+      fc.assert(
+        fc.property(pathText, (raw) => {
+          expect(normaliseMountPath(raw), raw).to.equal(byNormalize(raw));
+        }),
+        { numRuns: 2000 },
+      );
+    });
   });
 
   describe('quoteShort', () => {
