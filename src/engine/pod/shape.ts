@@ -25,7 +25,9 @@ function checkObjectList(
 ): string | undefined {
   if (isAbsent(value)) return undefined;
   if (!Array.isArray(value)) return `${where} must be an array`;
-  for (const [i, item] of value.entries()) {
+  // An index loop: entries() would make an [index, item] pair for every item of every list.
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
     if (!isJsonObject(item)) return `${where}[${i}] must be an object`;
     const problem = each(item, `${where}[${i}]`);
     if (problem) return problem;
@@ -133,19 +135,28 @@ function checkNodeAffinity(affinity: unknown, where: string): string | undefined
  * overflow the stack here; stops as soon as it exceeds `max`.
  */
 export function exceedsDepth(value: unknown, max: number): boolean {
-  const stack: { readonly node: unknown; readonly depth: number }[] = [{ node: value, depth: 0 }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { node, depth } = item;
+  // Two parallel stacks rather than a {node, depth} pair per node: this walks every object of a review.
+  const nodes: unknown[] = [value];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    const depth = depths.pop() ?? 0;
     if (typeof node !== 'object' || node === null) continue;
     if (depth >= max) return true;
     if (Array.isArray(node)) {
       for (const child of node as unknown[])
-        if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
     } else {
       const record = node as Record<string, unknown>;
       for (const key in record) {
         const child = record[key];
-        if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: depth + 1 });
+        if (typeof child === 'object' && child !== null) {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
       }
     }
   }
