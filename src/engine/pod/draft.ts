@@ -2,9 +2,9 @@
  * The draft a hardening pass writes: a copy of the pod that shares with the input everything the pass
  * does not change. Only the pod, its metadata, its spec, the container lists and each container are
  * copied up front (one level each); any deeper object or array is copied the first time a write reaches
- * it (writableParent, writableArray). The input is never modified, and the diff skips every subtree
- * still shared by identity, so an env list, a probe or a projected volume costs neither a copy nor a
- * walk.
+ * it (writeField and appendTo, which the recorder calls). The input is never modified, and the diff
+ * skips every subtree still shared by identity, so an env list, a probe or a projected volume costs
+ * neither a copy nor a walk.
  *
  * Which objects a pass may change in place is kept per pass: a second pass over a first pass's draft
  * (reinvocation, the idempotency checks) must copy what the first one wrote, not change it.
@@ -41,7 +41,7 @@ export function draftOf(pod: Pod): Pod {
     const containers: unknown = spec[list];
     if (!Array.isArray(containers)) continue;
     // A container that is not an object never reaches a control (pod/shape.ts); it is kept as it is.
-    const copies: unknown[] = containers.map((c: unknown) => (isJsonObject(c) ? own({ ...c }) : c));
+    const copies: unknown[] = containers.map((c: unknown) => (isJsonObject(c) ? own(shallowCopy(c)) : c));
     spec[list] = own(copies) as Container[];
   }
   draft.spec = spec;
