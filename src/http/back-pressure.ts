@@ -2,6 +2,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Request, Response } from 'express';
 import type { Logger } from '../logger.js';
 import type { BackPressureMetrics } from '../metrics/index.js';
+import { dropBodyInParser } from './refused-body.js';
 
 /**
  * Limits that keep a burst from exhausting memory or outlasting the API server's timeout. A request over
@@ -92,6 +93,7 @@ export function createBackPressureGate(
   let inFlightBytes = 0;
   let inFlightRequests = 0;
   let lastRefusalLogMs: number | undefined;
+  let parserDropUnavailableLogged = false;
   const refusedSinceLog: Record<RefusalReason, number> = { in_flight_bytes: 0, review_wait: 0 };
 
   /** Answers at once; a refusal during a burst is logged at most once per interval, with a count. */
@@ -130,8 +132,17 @@ export function createBackPressureGate(
         ? budget
         : budget - SMALL_REQUEST_RESERVE_BYTES;
     if (declared !== undefined && inFlightRequests > 0 && inFlightBytes + declared > room) {
-      // The body is drained and dropped after the answer (TLS decryption only, ~10 times cheaper than a
-      // review), so the client gets a clear 429 instead of a reset connection and keeps the connection.
+      // The body is drained and dropped after the answer, so the client gets a clear 429 instead of a
+      // reset connection and keeps the connection. Dropped inside the parser it costs TLS decryption
+      // alone; through JavaScript, a Buffer and a call per chunk as well.
+      if (!dropBodyInParser(req) && !parserDropUnavailableLogged && !req.complete) {
+        parserDropUnavailableLogged = true;
+        logger.info(
+          "refused bodies are drained through JavaScript: this Node's HTTP parser is not the one " +
+            'pod-hardener knows how to skip a body in',
+          { node: process.version },
+        );
+      }
       refuse(
         res,
         'in_flight_bytes',
