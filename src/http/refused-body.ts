@@ -4,7 +4,7 @@
  * Node reads and drops the unread body of a request it has answered, so that the connection can carry
  * the next request. But its parser still copies each chunk of that body (one per TLS record, up to
  * 16 KiB) into a new Buffer and calls into JavaScript with it, only for the chunk to be thrown away.
- * Under a standing burst of large refused bodies that is about a hundred thousand copies and calls a
+ * Under a standing burst of large refused bodies that is some twenty thousand copies and calls a
  * second, and tens of MiB of Buffers waiting for the garbage collector (README, "Memory and bursts").
  * Without a body callback the parser steps over the bytes itself.
  *
