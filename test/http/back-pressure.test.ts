@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { captureLog } from '../support/log-capture.js';
 import { expect } from 'chai';
@@ -144,9 +145,39 @@ function post(port: number, body: Buffer, options: { chunked?: boolean } = {}): 
 
 const WAIT_OFF: Pick<BackPressure, 'maxReviewWaitSeconds'> = { maxReviewWaitSeconds: 1e6 };
 
+/** Responses with a Content-Length (express always sets one here), read in order off a raw connection. */
+function responsesOf(socket: net.Socket): { next(): Promise<{ status: number; body: string }> } {
+  let buffered = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    wake?.();
+  });
+  return {
+    async next() {
+      for (;;) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          const headText = buffered.subarray(0, end).toString();
+          const length = Number(/content-length: (\d+)/i.exec(headText)?.[1] ?? 0);
+          if (buffered.length >= end + 4 + length) {
+            const status = Number(headText.split(' ')[1]);
+            const body = buffered.subarray(end + 4, end + 4 + length).toString();
+            buffered = buffered.subarray(end + 4 + length);
+            return { status, body };
+          }
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
+}
+
 describe('http/app back-pressure', () => {
   let h: Harness | undefined;
+  const sockets: net.Socket[] = [];
   afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.destroy();
     h?.namespaces.releaseAll();
     await h?.close();
     h = undefined;
@@ -210,6 +241,34 @@ describe('http/app back-pressure', () => {
     await smallHeld;
     h.namespaces.releaseAll();
     expect((await smallAnswer).status).to.equal(200);
+    expect((await first).status).to.equal(200);
+  });
+
+  it('keeps the connection of a refused request: a review pipelined right behind the refused body is answered whole', async () => {
+    const large = review('large', 100 * KIB);
+    const refused = review('refused', 100 * KIB);
+    const small = review('small');
+    h = await harness({ ...WAIT_OFF, maxInFlightBytes: large.length + SMALL_REQUEST_RESERVE_BYTES + KIB });
+    const held = h.namespaces.nextLookup();
+    const first = post(h.port, large);
+    await held;
+    const socket = net.connect(h.port, '127.0.0.1');
+    sockets.push(socket);
+    const head = (body: Buffer): string =>
+      `POST /mutate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const smallHeld = h.namespaces.nextLookup();
+    // The refused body is dropped inside the parser (src/http/refused-body.ts), which must hand the
+    // parser back before it reads the next request.
+    socket.write(Buffer.concat([Buffer.from(head(refused)), refused, Buffer.from(head(small)), small]));
+    const answers = responsesOf(socket);
+    expect((await answers.next()).status).to.equal(429);
+    await smallHeld;
+    h.namespaces.releaseAll();
+    const reviewed = await answers.next();
+    expect(reviewed.status).to.equal(200);
+    const body = JSON.parse(reviewed.body) as { response: { uid: string; patch?: string } };
+    expect(body.response.uid).to.equal('small');
+    expect(body.response.patch).to.be.a('string');
     expect((await first).status).to.equal(200);
   });
 
