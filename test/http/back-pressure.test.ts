@@ -13,6 +13,7 @@ import {
 import { createMetrics } from '../../src/metrics/index.js';
 import { createLogger } from '../../src/logger.js';
 import { testApp } from '../support/app.js';
+import { rawRequest, readResponse } from '../support/raw-http.js';
 
 const KIB = 1024;
 
@@ -145,34 +146,6 @@ function post(port: number, body: Buffer, options: { chunked?: boolean } = {}): 
 
 const WAIT_OFF: Pick<BackPressure, 'maxReviewWaitSeconds'> = { maxReviewWaitSeconds: 1e6 };
 
-/** Responses with a Content-Length (express always sets one here), read in order off a raw connection. */
-function responsesOf(socket: net.Socket): { next(): Promise<{ status: number; body: string }> } {
-  let buffered = Buffer.alloc(0);
-  let wake: (() => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    buffered = Buffer.concat([buffered, chunk]);
-    wake?.();
-  });
-  return {
-    async next() {
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end >= 0) {
-          const headText = buffered.subarray(0, end).toString();
-          const length = Number(/content-length: (\d+)/i.exec(headText)?.[1] ?? 0);
-          if (buffered.length >= end + 4 + length) {
-            const status = Number(headText.split(' ')[1]);
-            const body = buffered.subarray(end + 4, end + 4 + length).toString();
-            buffered = buffered.subarray(end + 4 + length);
-            return { status, body };
-          }
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    },
-  };
-}
-
 describe('http/app back-pressure', () => {
   let h: Harness | undefined;
   const sockets: net.Socket[] = [];
@@ -254,17 +227,16 @@ describe('http/app back-pressure', () => {
     await held;
     const socket = net.connect(h.port, '127.0.0.1');
     sockets.push(socket);
-    const head = (body: Buffer): string =>
-      `POST /mutate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const smallHeld = h.namespaces.nextLookup();
     // The refused body is dropped inside the parser (src/http/refused-body.ts), which must hand the
     // parser back before it reads the next request.
-    socket.write(Buffer.concat([Buffer.from(head(refused)), refused, Buffer.from(head(small)), small]));
-    const answers = responsesOf(socket);
-    expect((await answers.next()).status).to.equal(429);
+    socket.write(
+      Buffer.concat([rawRequest('POST', '/mutate', refused), rawRequest('POST', '/mutate', small)]),
+    );
+    expect((await readResponse(socket)).status).to.equal(429);
     await smallHeld;
     h.namespaces.releaseAll();
-    const reviewed = await answers.next();
+    const reviewed = await readResponse(socket);
     expect(reviewed.status).to.equal(200);
     const body = JSON.parse(reviewed.body) as { response: { uid: string; patch?: string } };
     expect(body.response.uid).to.equal('small');

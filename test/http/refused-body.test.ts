@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import { expect } from 'chai';
 import { dropBodyInParser } from '../../src/http/refused-body.js';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
+import { readResponse, requestHead } from '../support/raw-http.js';
 import { waitFor } from '../support/wait.js';
 
 // Real TLS, and requests written byte by byte by a raw client, so that the test decides what arrives
@@ -25,7 +26,7 @@ interface Seen {
   parsers: unknown[];
 }
 
-/** With a Content-Length, which is all ResponseReader understands. */
+/** With a Content-Length, which is all readResponse understands. */
 function send(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-length': Buffer.byteLength(text) }).end(text);
 }
@@ -60,13 +61,6 @@ function handler(seen: Seen) {
   };
 }
 
-function requestHead(path: string, bodyLength: number): Buffer {
-  return Buffer.from(
-    `POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/octet-stream\r\n` +
-      `Content-Length: ${bodyLength}\r\n\r\n`,
-  );
-}
-
 /** A body whose hash tells a whole body from a cut or shifted one. */
 function body(bytes: number, seed: number): Buffer {
   const out = Buffer.alloc(bytes);
@@ -74,37 +68,11 @@ function body(bytes: number, seed: number): Buffer {
   return out;
 }
 
+/** The head of a POST of raw bytes to `path`. */
+const head = (path: string, bodyLength: number): Buffer =>
+  Buffer.from(requestHead('POST', path, bodyLength, 'application/octet-stream'));
+
 const digest = (data: Buffer): string => `${data.length} ${createHash('sha256').update(data).digest('hex')}`;
-
-/** Reads HTTP/1.1 responses with a Content-Length body off a raw connection. */
-class ResponseReader {
-  private buffered = Buffer.alloc(0);
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(socket: tls.TLSSocket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
-      for (const wake of this.waiting.splice(0)) wake();
-    });
-  }
-
-  async next(): Promise<{ status: number; body: string }> {
-    for (;;) {
-      const end = this.buffered.indexOf('\r\n\r\n');
-      if (end >= 0) {
-        const head = this.buffered.subarray(0, end).toString();
-        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-        if (this.buffered.length >= end + 4 + length) {
-          const status = Number(head.split(' ')[1]);
-          const text = this.buffered.subarray(end + 4, end + 4 + length).toString();
-          this.buffered = this.buffered.subarray(end + 4 + length);
-          return { status, body: text };
-        }
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-  }
-}
 
 describe('http/refused-body', function () {
   this.timeout(20_000);
@@ -148,73 +116,68 @@ describe('http/refused-body', function () {
     );
   });
 
-  async function connect(): Promise<{ socket: tls.TLSSocket; responses: ResponseReader }> {
+  async function connect(): Promise<tls.TLSSocket> {
     const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
     sockets.push(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('secureConnect', resolve);
       socket.once('error', reject);
     });
-    return { socket, responses: new ResponseReader(socket) };
+    return socket;
   }
 
   it('steps over a refused body sent in pieces: no byte reaches JavaScript, the request ends, and the next request on the connection gets its whole body', async () => {
-    const { socket, responses } = await connect();
+    const socket = await connect();
     const refusedBody = body(1024 * KIB, 1);
-    socket.write(requestHead('/refuse', refusedBody.length));
-    const refused = await responses.next();
+    socket.write(head('/refuse', refusedBody.length));
+    const refused = await readResponse(socket);
     expect(refused.status).to.equal(429);
     for (let at = 0; at < refusedBody.length; at += 100 * KIB)
       socket.write(refusedBody.subarray(at, at + 100 * KIB));
     const next = body(300 * KIB, 2);
-    socket.write(Buffer.concat([requestHead('/echo', next.length), next]));
-    expect((await responses.next()).body).to.equal(digest(next));
+    socket.write(Buffer.concat([head('/echo', next.length), next]));
+    expect((await readResponse(socket)).body).to.equal(digest(next));
     expect(seen.dropped).to.deep.equal([true]);
     expect(seen.refusedBytes).to.equal(0);
     expect(seen.refusedEnded).to.equal(1);
   });
 
   it('hands the body back in time for a request pipelined right behind the refused one, in the same write', async () => {
-    const { socket, responses } = await connect();
+    const socket = await connect();
     const refusedBody = body(10 * KIB, 3);
     const next = body(20 * KIB, 4);
     socket.write(
-      Buffer.concat([
-        requestHead('/refuse', refusedBody.length),
-        refusedBody,
-        requestHead('/echo', next.length),
-        next,
-      ]),
+      Buffer.concat([head('/refuse', refusedBody.length), refusedBody, head('/echo', next.length), next]),
     );
-    expect((await responses.next()).status).to.equal(429);
-    expect((await responses.next()).body).to.equal(digest(next));
+    expect((await readResponse(socket)).status).to.equal(429);
+    expect((await readResponse(socket)).body).to.equal(digest(next));
     expect(seen.dropped).to.deep.equal([true]);
     expect(seen.refusedBytes).to.equal(0);
   });
 
   it('puts the parser back when the connection closes mid-body, before Node gives it to the next connection', async () => {
     const first = await connect();
-    first.socket.write(Buffer.concat([requestHead('/refuse', 512 * KIB), body(64 * KIB, 5)]));
-    expect((await first.responses.next()).status).to.equal(429);
-    first.socket.destroy();
+    first.write(Buffer.concat([head('/refuse', 512 * KIB), body(64 * KIB, 5)]));
+    expect((await readResponse(first)).status).to.equal(429);
+    first.destroy();
     // Node frees the parser into its pool as the server side of the connection closes.
     await waitFor(() => serverClosed === 1, 'the server side of the connection to close');
     const second = await connect();
     const next = body(40 * KIB, 6);
-    second.socket.write(Buffer.concat([requestHead('/echo', next.length), next]));
-    expect((await second.responses.next()).body).to.equal(digest(next));
+    second.write(Buffer.concat([head('/echo', next.length), next]));
+    expect((await readResponse(second)).body).to.equal(digest(next));
     // The second connection was given the very parser the refused request left: that is what this tests.
     expect(seen.parsers[1]).to.equal(seen.parsers[0]);
   });
 
   it('leaves a request whose body has all arrived alone: its callbacks have run already', async () => {
-    const { socket, responses } = await connect();
+    const socket = await connect();
     const refusedBody = body(4 * KIB, 7);
     const next = body(8 * KIB, 8);
-    socket.write(Buffer.concat([requestHead('/refuse-after-end', refusedBody.length), refusedBody]));
-    expect((await responses.next()).status).to.equal(429);
-    socket.write(Buffer.concat([requestHead('/echo', next.length), next]));
-    expect((await responses.next()).body).to.equal(digest(next));
+    socket.write(Buffer.concat([head('/refuse-after-end', refusedBody.length), refusedBody]));
+    expect((await readResponse(socket)).status).to.equal(429);
+    socket.write(Buffer.concat([head('/echo', next.length), next]));
+    expect((await readResponse(socket)).body).to.equal(digest(next));
     expect(seen.dropped).to.deep.equal([false]);
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { expect } from 'chai';
 import { createMetrics } from '../../src/metrics/index.js';
+import { rawRequest, readResponse } from '../support/raw-http.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../src/http/server.js';
 import { createSilentLogger } from '../../src/logger.js';
 import {
@@ -155,33 +156,6 @@ describe('http/server connections and TLS suites', function () {
     return socket;
   }
 
-  /** Reads one HTTP/1.1 response (status line to the end of a Content-Length body) from a socket. */
-  function readResponse(socket: net.Socket): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      let data = '';
-      const onData = (chunk: Buffer): void => {
-        data += chunk.toString('utf8');
-        const end = data.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const length = Number(/content-length: *(\d+)/i.exec(data.slice(0, end))?.[1] ?? '0');
-        if (data.length < end + 4 + length) return;
-        socket.off('data', onData);
-        resolve({ status: Number(data.split(' ')[1]), body: data.slice(end + 4, end + 4 + length) });
-      };
-      socket.on('data', onData);
-      socket.once('close', () => {
-        reject(new Error(`connection closed; received ${JSON.stringify(data)}`));
-      });
-    });
-  }
-
-  function request(method: string, urlPath: string, body = ''): string {
-    return (
-      `${method} ${urlPath} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: keep-alive\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
-    );
-  }
-
   /** Sends the first bytes of a request's headers now and one more byte every 100 ms. */
   function slowloris(socket: net.Socket): void {
     socket.write('POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
@@ -237,7 +211,7 @@ describe('http/server connections and TLS suites', function () {
     it('an idle keep-alive connection after a response', async () => {
       const server = await start();
       const socket = await tlsConnection(server.port);
-      socket.write(request('GET', '/healthz'));
+      socket.write(rawRequest('GET', '/healthz'));
       expect(await readResponse(socket)).to.deep.equal({ status: 200, body: 'ok' });
       await expectPromptShutdown(server, [socket]);
     });
@@ -247,7 +221,7 @@ describe('http/server connections and TLS suites', function () {
       const server = await start({ app });
       const inFlight = await tlsConnection(server.port);
       const answer = readResponse(inFlight);
-      inFlight.write(request('POST', '/slow', '{"review":1}'));
+      inFlight.write(rawRequest('POST', '/slow', '{"review":1}'));
       await arrived;
 
       const holders = [
@@ -257,7 +231,7 @@ describe('http/server connections and TLS suites', function () {
         await tlsConnection(server.port),
       ];
       slowloris(holders[2]!);
-      holders[3]!.write(request('GET', '/healthz'));
+      holders[3]!.write(rawRequest('GET', '/healthz'));
       expect(await readResponse(holders[3]!)).to.deep.equal({ status: 200, body: 'ok' });
 
       let shutdownDone = false;
@@ -303,11 +277,11 @@ describe('http/server connections and TLS suites', function () {
     it('keeps a keep-alive connection between requests beyond those limits (the API server reuses it)', async () => {
       const server = await start({ connectionLimits: short });
       const socket = await tlsConnection(server.port);
-      socket.write(request('GET', '/healthz'));
+      socket.write(rawRequest('GET', '/healthz'));
       expect(await readResponse(socket)).to.deep.equal({ status: 200, body: 'ok' });
       await sleep(2_500);
       expect(socket.destroyed).to.equal(false);
-      socket.write(request('GET', '/healthz'));
+      socket.write(rawRequest('GET', '/healthz'));
       expect(await readResponse(socket)).to.deep.equal({ status: 200, body: 'ok' });
     });
   });
